@@ -1,0 +1,1 @@
+"""Bootstrap of the local AWS API emulator: how it is started (``server``) and seeded (``seed``)."""

@@ -1,0 +1,1 @@
+"""Control plane of dagster-ecs: what should exist, reached through the AWS APIs only."""
