@@ -1,0 +1,14 @@
+"""The ``dagster-ecs`` command line: every Make target is a thin wrapper over one of these verbs."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="dagster-ecs",
+    help="Dagster on AWS ECS Fargate, and its local emulation.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Sub-command groups register here, one line each.
