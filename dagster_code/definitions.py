@@ -1,38 +1,11 @@
 """Definitions entry point of a code location.
 
 ``dagster code-server start -m dagster_code.definitions --location-name <repo>`` loads the DAG
-package named by ``DAGS_DIR`` and adds the platform's storage resources and executor.
+package named by ``DAGS_DIR`` (default ``dags/main``; its ``__init__.py`` exposes ``defs``) and
+adds the platform's storage resources and executor. Needs ``DAGSTER_S3_BUCKET``; reads
+``DAGSTER_REPO_NAME`` (default ``main``).
 """
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from pathlib import Path
-
-from dagster import Definitions, in_process_executor
-
-from dagster_code.loader import dags_dir_from_env, load_dag_package
-from dagster_code.resources import PlatformConfigError, platform_resources
-
-
-def build_definitions(
-    env: Mapping[str, str] | None = None, dags_dir: Path | None = None
-) -> Definitions:
-    """The DAG package's ``defs`` with platform resources and, unless it sets its own, the
-    in-process executor (a 512 MB Fargate task does not fit the multiprocess executor)."""
-    resources = platform_resources(env)
-    dag_defs = load_dag_package(dags_dir or dags_dir_from_env(env))
-    clashing = sorted(set(dag_defs.resources or {}) & set(resources))
-    if clashing:
-        raise PlatformConfigError(
-            f"the DAG package defines platform resource(s) {', '.join(clashing)}: "
-            "remove them, the platform provides storage"
-        )
-    platform = Definitions(
-        resources=resources,
-        executor=None if dag_defs.executor is not None else in_process_executor,
-    )
-    return Definitions.merge(dag_defs, platform)
-
+from dagster_code.location import build_definitions
 
 defs = build_definitions()

@@ -42,9 +42,9 @@ def cleaned_orders(context: AssetExecutionContext, raw_orders: list[Order]) -> l
 
 
 @asset(group_name="orders")
-def order_summary(cleaned_orders: list[Order]) -> dict[str, dict[str, float]]:
+def order_summary(cleaned_orders: list[Order]) -> dict[str, dict[str, Any]]:
     """Order count and revenue per region."""
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, dict[str, Any]] = {}
     for order in cleaned_orders:
         region = summary.setdefault(order["region"], {"orders": 0, "revenue": 0.0})
         region["orders"] += 1
