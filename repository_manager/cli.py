@@ -12,3 +12,6 @@ app = typer.Typer(
 )
 
 # Sub-command groups register here, one line each.
+from repository_manager.devstack.cli import dev_app  # noqa: E402
+
+app.add_typer(dev_app, name="dev")

@@ -1,0 +1,86 @@
+"""Seeds the emulated AWS account with the platform's own resources (idempotent).
+
+The same resources are declared in ``infrastructure/`` for real AWS; locally they are created
+here so that ``make dev`` works before any ``tofu apply``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+_BUCKET_EXISTS = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+
+
+@dataclass(frozen=True)
+class SeedSpec:
+    region: str
+    bucket: str
+    cluster: str
+    namespace: str
+    postgres_secret_name: str
+    postgres_secret: dict[str, str | int]
+    log_groups: tuple[str, ...]
+
+
+def _ensure_bucket(s3: Any, spec: SeedSpec) -> None:
+    try:
+        s3.create_bucket(
+            Bucket=spec.bucket,
+            CreateBucketConfiguration={"LocationConstraint": spec.region},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in _BUCKET_EXISTS:
+            raise
+    s3.put_bucket_versioning(Bucket=spec.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _ensure_secret(secrets: Any, spec: SeedSpec) -> str:
+    value = json.dumps(spec.postgres_secret)
+    try:
+        return str(secrets.create_secret(Name=spec.postgres_secret_name, SecretString=value)["ARN"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+    secrets.put_secret_value(SecretId=spec.postgres_secret_name, SecretString=value)
+    return str(secrets.describe_secret(SecretId=spec.postgres_secret_name)["ARN"])
+
+
+def _ensure_namespace(cloudmap: Any, ec2: Any, spec: SeedSpec) -> None:
+    existing = cloudmap.list_namespaces()["Namespaces"]
+    if any(ns["Name"] == spec.namespace for ns in existing):
+        return
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    if not vpcs:
+        vpcs = [ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]]
+    cloudmap.create_private_dns_namespace(Name=spec.namespace, Vpc=vpcs[0]["VpcId"])
+
+
+def _ensure_log_groups(logs: Any, spec: SeedSpec) -> None:
+    for name in spec.log_groups:
+        try:
+            logs.create_log_group(logGroupName=name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+
+
+def seed(endpoint_url: str, spec: SeedSpec) -> dict[str, str]:
+    """Creates what is missing; returns the ARNs callers need (the Postgres secret)."""
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=spec.region
+    )
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+    _ensure_bucket(client("s3"), spec)
+    secret_arn = _ensure_secret(client("secretsmanager"), spec)
+    client("ecs").create_cluster(clusterName=spec.cluster)
+    _ensure_namespace(client("servicediscovery"), client("ec2"), spec)
+    _ensure_log_groups(client("logs"), spec)
+    return {"postgres_secret_arn": secret_arn}

@@ -1,0 +1,1 @@
+"""The local stack started by ``make dev``: the emulator, PostgreSQL and the Dagster processes."""

@@ -1,0 +1,96 @@
+"""``dagster-ecs dev …``: the local stack's verbs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from repository_manager.devstack import components, stack
+from repository_manager.devstack.logs import follow
+from repository_manager.devstack.postgres import PostgresNotFound
+from repository_manager.settings import StackSettings
+
+dev_app = typer.Typer(
+    help="Run the platform locally against the emulated AWS.", no_args_is_help=True
+)
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def _settings() -> StackSettings:
+    try:
+        return StackSettings.from_env()
+    except ValueError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@dev_app.command("up")
+def up() -> None:
+    """Start the stack in the background, wait until all is healthy, print the UI URL."""
+    settings = _settings()
+    try:
+        stack.up(settings, console)
+    except (stack.StackError, PostgresNotFound) as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+@dev_app.command("stop")
+def stop() -> None:
+    """Stop every component of the stack and every process they started."""
+    stack.stop(_settings(), console)
+
+
+@dev_app.command("status")
+def status() -> None:
+    """Show what runs, on which port, and whether it is healthy."""
+    table = Table("component", "pid", "port", "state", "detail", "log")
+    for row in stack.status(_settings()):
+        colour = {"healthy": "green", "stopped": "dim"}.get(row.state, "red")
+        table.add_row(
+            row.name,
+            str(row.pid or "-"),
+            str(row.port or "-"),
+            f"[{colour}]{row.state}[/{colour}]",
+            row.detail,
+            str(row.log_path),
+        )
+    console.print(table)
+
+
+@dev_app.command("logs")
+def logs(
+    component: Annotated[
+        str | None, typer.Argument(help=f"One of: {', '.join(components.ALL)}; all when omitted.")
+    ] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of history to show.")] = 20,
+    no_follow: Annotated[bool, typer.Option("--no-follow", help="Print and exit.")] = False,
+) -> None:
+    """Follow the logs of every component, or of one."""
+    settings = _settings()
+    if component is not None and component not in components.ALL:
+        error_console.print(
+            f"[red]error:[/red] unknown component {component!r}; choose one of: "
+            + ", ".join(components.ALL)
+        )
+        raise typer.Exit(2)
+    names = [component] if component else list(components.ALL)
+    paths = {name: stack.log_path(settings, name) for name in names}
+    width = max(len(name) for name in names)
+    try:
+        for name, line in follow(paths, lines=lines, follow=not no_follow):
+            console.print(f"[cyan]{name:<{width}}[/cyan] | {line}", markup=True, soft_wrap=True)
+    except KeyboardInterrupt:
+        pass
+
+
+@dev_app.command("reset")
+def reset() -> None:
+    """Stop the stack, wipe PostgreSQL and emulator state, and start it again."""
+    settings = _settings()
+    stack.reset(settings, console)
+    up()

@@ -1,0 +1,179 @@
+"""An embedded PostgreSQL server: system binaries when present, else the ``pgserver`` wheel's own.
+
+PostgreSQL refuses to run as root; when the stack runs as root (CI, containers) the server runs as
+the unprivileged ``nobody`` user, which then needs to traverse the folders down to the data dir.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+DB_NAME = "dagster"
+DB_USER = "dagster"
+UNPRIVILEGED_USER = "nobody"
+
+
+class PostgresNotFound(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PostgresBinaries:
+    bindir: Path
+
+    @property
+    def initdb(self) -> str:
+        return str(self.bindir / "initdb")
+
+    @property
+    def postgres(self) -> str:
+        return str(self.bindir / "postgres")
+
+
+def _has_server(bindir: Path) -> bool:
+    return (bindir / "postgres").is_file() and (bindir / "initdb").is_file()
+
+
+def find_binaries() -> PostgresBinaries:
+    """``DAGSTER_ECS_PG_BINDIR``, then PATH, then Debian's layout, then the pgserver wheel."""
+    candidates: list[Path] = []
+    if configured := os.environ.get("DAGSTER_ECS_PG_BINDIR"):
+        candidates.append(Path(configured))
+    if on_path := shutil.which("postgres"):
+        candidates.append(Path(on_path).resolve().parent)
+    candidates += sorted((Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")), reverse=True)
+    for bindir in candidates:
+        if _has_server(bindir):
+            return PostgresBinaries(bindir)
+    try:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        if _has_server(Path(POSTGRES_BIN_PATH)):
+            return PostgresBinaries(Path(POSTGRES_BIN_PATH))
+    except ImportError:
+        pass
+    raise PostgresNotFound(
+        "PostgreSQL server binaries not found: run `make dev` again to reinstall the venv "
+        "(it ships pgserver), or set DAGSTER_ECS_PG_BINDIR to a folder holding initdb and postgres"
+    )
+
+
+def server_user() -> str | None:
+    return UNPRIVILEGED_USER if os.geteuid() == 0 else None
+
+
+def _grant_traverse(path: Path) -> None:
+    """Lets the unprivileged server user reach ``path`` (adds o+x to the folders above it)."""
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for folder, _, files in os.walk(path):
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)
+
+
+def data_dir(postgres_dir: Path) -> Path:
+    return postgres_dir / "data"
+
+
+def password_file(postgres_dir: Path) -> Path:
+    return postgres_dir / "password"
+
+
+def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
+    """Creates the database cluster once; returns the password of the ``dagster`` role."""
+    secret_path = password_file(postgres_dir)
+    data = data_dir(postgres_dir)
+    if (data / "PG_VERSION").exists() and secret_path.exists():
+        return secret_path.read_text().strip()
+    if data.exists():
+        shutil.rmtree(data)
+    postgres_dir.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    secret_path.write_text(password)
+    secret_path.chmod(0o600)
+    user = server_user()
+    data.mkdir(mode=0o700)
+    pwfile = postgres_dir / "initdb-password"
+    pwfile.write_text(password)
+    try:
+        if user:
+            _grant_traverse(postgres_dir)
+            _chown_tree(data, user)
+            _chown_tree(pwfile, user)
+        subprocess.run(
+            [
+                binaries.initdb,
+                "-D",
+                str(data),
+                "-U",
+                DB_USER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            user=user,
+        )
+    except subprocess.CalledProcessError as error:
+        shutil.rmtree(data, ignore_errors=True)
+        secret_path.unlink(missing_ok=True)
+        detail = (error.stderr or error.stdout or "").strip().splitlines()
+        raise RuntimeError(f"initdb failed: {detail[-1] if detail else error}") from error
+    finally:
+        pwfile.unlink(missing_ok=True)
+    return password
+
+
+def server_argv(binaries: PostgresBinaries, postgres_dir: Path, host: str, port: int) -> list[str]:
+    return [
+        binaries.postgres,
+        "-D",
+        str(data_dir(postgres_dir)),
+        "-h",
+        host,
+        "-p",
+        str(port),
+        "-k",
+        str(data_dir(postgres_dir)),
+        "-c",
+        "max_connections=60",
+        "-c",
+        "shared_buffers=32MB",
+        "-c",
+        "fsync=off",
+    ]
+
+
+def ensure_database(host: str, port: int, password: str) -> None:
+    """Creates the ``dagster`` database if missing (a new cluster holds only ``postgres``)."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=host, port=port, user=DB_USER, password=password, dbname="postgres", connect_timeout=5
+    )
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+    finally:
+        conn.close()
