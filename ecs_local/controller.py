@@ -1,0 +1,841 @@
+"""The reconciler: ECS agent + service scheduler, level-triggered against the emulator's state.
+
+Each pass compares the emulator's ECS state (a hook snapshot) with the local tasks and acts:
+start tasks the emulator wants running, stop those it wants stopped, keep every ACTIVE
+service at its desiredCount with rolling deployments, then reports what really runs back to
+the emulator. Local tasks are persisted under ``<state-dir>/tasks/<id>/`` so a new runtime
+process adopts the processes that still run instead of starting duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ecs_local import awslogs, discovery
+from ecs_local.environment import (
+    SecretError,
+    argv_for,
+    build_env,
+    container_override,
+    resolve_secrets,
+)
+from ecs_local.health import HealthCheck
+from ecs_local.hook_client import HookClient, HookError
+from ecs_local.images import ImageStore
+from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
+from ecs_local.scheduler import TaskView, plan_service
+
+log = logging.getLogger("ecs_local")
+
+DEFAULT_STOP_TIMEOUT = 30.0
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 60.0
+STABLE_AFTER = 10.0
+
+
+def _iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
+
+
+@dataclass
+class ContainerState:
+    name: str
+    essential: bool
+    stop_timeout: float
+    handle: ContainerHandle | None = None
+    status: str = "PENDING"
+    exit_code: int | None = None
+    reason: str | None = None
+    token: str = ""
+    log_offset: int = 0
+    spec: ContainerSpec | None = None
+    health: HealthCheck | None = None
+    health_status: str = "UNKNOWN"
+    started_at: float | None = None
+
+
+@dataclass
+class TaskState:
+    snapshot: dict[str, Any]
+    task_definition: dict[str, Any]
+    directory: Path
+    token: str
+    containers: dict[str, ContainerState] = field(default_factory=dict)
+    status: str = "PENDING"
+    created: float = field(default_factory=time.time)
+    pull_started_at: float | None = None
+    pull_stopped_at: float | None = None
+    started_at: float | None = None
+    stopping_at: float | None = None
+    kill_at: float | None = None
+    stopped_at: float | None = None
+    stopped_reason: str | None = None
+    stop_code: str | None = None
+    failed: bool = False
+    registrations: list[str] = field(default_factory=list)
+    role_arn: str | None = None
+    reported: str = ""
+
+    @property
+    def arn(self) -> str:
+        return str(self.snapshot["taskArn"])
+
+    @property
+    def id(self) -> str:
+        return str(self.snapshot["id"])
+
+    @property
+    def health(self) -> str:
+        checked = [c for c in self.containers.values() if c.essential and c.health is not None]
+        if any(c.health_status == "UNHEALTHY" for c in checked):
+            return "UNHEALTHY"
+        if checked and all(c.health_status == "HEALTHY" for c in checked):
+            return "HEALTHY"
+        return "UNKNOWN"
+
+    @property
+    def healthy(self) -> bool:
+        has_checks = any(c.health is not None for c in self.containers.values() if c.essential)
+        return self.status == "RUNNING" and (self.health == "HEALTHY" if has_checks else True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot,
+            "taskDefinition": self.task_definition,
+            "token": self.token,
+            "status": self.status,
+            "created": self.created,
+            "times": [
+                self.pull_started_at,
+                self.pull_stopped_at,
+                self.started_at,
+                self.stopping_at,
+                self.kill_at,
+            ],
+            "stoppedReason": self.stopped_reason,
+            "stopCode": self.stop_code,
+            "failed": self.failed,
+            "registrations": self.registrations,
+            "roleArn": self.role_arn,
+            "containers": {
+                name: {
+                    "essential": c.essential,
+                    "stopTimeout": c.stop_timeout,
+                    "handle": c.handle.to_json() if c.handle else None,
+                    "status": c.status,
+                    "exitCode": c.exit_code,
+                    "token": c.token,
+                    "logOffset": c.log_offset,
+                    "healthStatus": c.health_status,
+                    "startedAt": c.started_at,
+                    "spec": None
+                    if c.spec is None
+                    else {"argv": c.spec.argv, "env": c.spec.env, "cwd": c.spec.cwd},
+                }
+                for name, c in self.containers.items()
+            },
+        }
+
+
+class Controller:
+    def __init__(
+        self,
+        endpoint: str,
+        state_dir: Path,
+        images: ImageStore,
+        runtime: ContainerRuntime,
+        metadata_port: int,
+        region: str,
+    ) -> None:
+        self.endpoint = endpoint
+        self.state_dir = state_dir
+        self.images = images
+        self.runtime = runtime
+        self.metadata_port = metadata_port
+        self.region = region
+        self.hook = HookClient(endpoint)
+        self.session = boto3.session.Session()
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._role_credentials: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, TaskState] = {}
+        self.done: set[str] = set()
+        self.tokens: dict[str, tuple[str, str | None]] = {}
+        self.backoff: dict[str, tuple[int, float]] = {}
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._snapshot: dict[str, Any] | None = None
+        self._snapshot_requested = 0.0
+        self._lock = threading.RLock()
+        self._log_flush_at = 0.0
+        (state_dir / "tasks").mkdir(parents=True, exist_ok=True)
+
+    # --- AWS clients -------------------------------------------------------------------------
+    def client(self, service: str, region: str | None = None, role_arn: str | None = None) -> Any:
+        region = region or self.region
+        key = (service, region, role_arn or "")
+        if key not in self._clients:
+            kwargs: dict[str, Any] = {"region_name": region, "endpoint_url": self.endpoint}
+            if role_arn:
+                creds = self.role_credentials(role_arn, "ecs-local-execution")
+                kwargs.update(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["Token"],
+                )
+            self._clients[key] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        return self._clients[key]
+
+    def role_credentials(self, role_arn: str, session_name: str) -> dict[str, Any]:
+        cached = self._role_credentials.get(role_arn)
+        if cached and cached["_expires"] - time.time() > 300:
+            return cached
+        response = self.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name[:64]
+        )
+        creds = response["Credentials"]
+        result = {
+            "AccessKeyId": creds["AccessKeyId"],
+            "SecretAccessKey": creds["SecretAccessKey"],
+            "Token": creds["SessionToken"],
+            "Expiration": creds["Expiration"].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "RoleArn": role_arn,
+            "_expires": creds["Expiration"].timestamp(),
+        }
+        self._role_credentials[role_arn] = result
+        return result
+
+    # --- metadata endpoints ------------------------------------------------------------------
+    def _container_metadata(self, task: TaskState, name: str) -> dict[str, Any]:
+        td = task.task_definition
+        definition = next(d for d in td["containerDefinitions"] if d["name"] == name)
+        container = task.containers[name]
+        snap = task.snapshot
+        log_config = definition.get("logConfiguration") or {}
+        return {
+            "DockerId": container.handle.runtime_id if container.handle else "",
+            "Name": name,
+            "DockerName": f"ecs-{td['family']}-{td['revision']}-{name}",
+            "Image": definition.get("image"),
+            "ImageID": "",
+            "Labels": {
+                "com.amazonaws.ecs.cluster": snap["clusterArn"],
+                "com.amazonaws.ecs.container-name": name,
+                "com.amazonaws.ecs.task-arn": task.arn,
+                "com.amazonaws.ecs.task-definition-family": td["family"],
+                "com.amazonaws.ecs.task-definition-version": str(td["revision"]),
+            },
+            "DesiredStatus": "RUNNING" if task.status in ("PENDING", "RUNNING") else "STOPPED",
+            "KnownStatus": container.status,
+            "Limits": {"CPU": definition.get("cpu", 0), "Memory": definition.get("memory", 0)},
+            "CreatedAt": _iso(task.created),
+            "StartedAt": _iso(container.started_at),
+            "Type": "NORMAL",
+            "LaunchType": snap.get("launchType") or "FARGATE",
+            "ContainerARN": next(
+                (c["containerArn"] for c in snap["containers"] if c["name"] == name), ""
+            ),
+            "LogDriver": log_config.get("logDriver"),
+            "LogOptions": log_config.get("options"),
+            "Networks": [
+                {
+                    "NetworkMode": td.get("networkMode") or "awsvpc",
+                    "IPv4Addresses": [snap["address"]],
+                    "AttachmentIndex": 0,
+                    "MACAddress": snap["eni"].get("macAddress", ""),
+                    "IPv4SubnetCIDRBlock": "127.0.0.0/8",
+                    "PrivateDNSName": snap["eni"].get("privateDnsName", ""),
+                    "SubnetGatewayIpv4Address": "127.0.0.1/8",
+                }
+            ],
+        }
+
+    def container_metadata(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.tokens.get(token)
+            if not found or found[1] is None or found[0] not in self.tasks:
+                return None
+            return self._container_metadata(self.tasks[found[0]], found[1])
+
+    def task_metadata(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.tokens.get(token)
+            if not found or found[0] not in self.tasks:
+                return None
+            task = self.tasks[found[0]]
+            td = task.task_definition
+            return {
+                "Cluster": task.snapshot["clusterArn"],
+                "TaskARN": task.arn,
+                "Family": td["family"],
+                "Revision": str(td["revision"]),
+                "DesiredStatus": "RUNNING" if task.status in ("PENDING", "RUNNING") else "STOPPED",
+                "KnownStatus": task.status,
+                "Limits": {
+                    "CPU": int(td.get("cpu") or 256) / 1024,
+                    "Memory": int(td.get("memory") or 512),
+                },
+                "PullStartedAt": _iso(task.pull_started_at),
+                "PullStoppedAt": _iso(task.pull_stopped_at),
+                "AvailabilityZone": f"{task.snapshot['region']}a",
+                "LaunchType": task.snapshot.get("launchType") or "FARGATE",
+                "Containers": [self._container_metadata(task, name) for name in task.containers],
+                "ClockDrift": {
+                    "ClockErrorBound": 0.5,
+                    "ReferenceTimestamp": _iso(time.time()),
+                    "ClockSynchronizationStatus": "SYNCHRONIZED",
+                },
+                "EphemeralStorageMetrics": {"Utilized": 0, "Reserved": 20496},
+            }
+
+    def credentials(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.tokens.get(token)
+            task = self.tasks.get(found[0]) if found and found[1] is None else None
+            role_arn = task.role_arn if task else None
+            task_id = task.id if task else ""
+        if not role_arn:
+            return None
+        creds = self.role_credentials(role_arn, f"ecs-task-{task_id}")
+        return {k: v for k, v in creds.items() if not k.startswith("_")}
+
+    # --- persistence -------------------------------------------------------------------------
+    def _save(self, task: TaskState) -> None:
+        task.directory.mkdir(parents=True, exist_ok=True)
+        path = task.directory / "task.json"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(task.to_json(), handle, default=str)
+        tmp.replace(path)
+
+    def adopt(self) -> int:
+        """Loads the task records of earlier runtime processes; their processes keep running."""
+        count = 0
+        for path in sorted((self.state_dir / "tasks").glob("*/task.json")):
+            data = json.loads(path.read_text())
+            if data["status"] == "STOPPED":
+                continue
+            task = TaskState(data["snapshot"], data["taskDefinition"], path.parent, data["token"])
+            task.status, task.created = data["status"], data["created"]
+            (
+                task.pull_started_at,
+                task.pull_stopped_at,
+                task.started_at,
+                task.stopping_at,
+                task.kill_at,
+            ) = data["times"]
+            task.stopped_reason, task.stop_code, task.failed = (
+                data["stoppedReason"],
+                data["stopCode"],
+                data["failed"],
+            )
+            task.registrations, task.role_arn = data["registrations"], data["roleArn"]
+            for name, c in data["containers"].items():
+                container = ContainerState(name, c["essential"], c["stopTimeout"])
+                container.handle = ContainerHandle.from_json(c["handle"]) if c["handle"] else None
+                container.status, container.exit_code, container.token = (
+                    c["status"],
+                    c["exitCode"],
+                    c["token"],
+                )
+                container.log_offset, container.health_status = c["logOffset"], c["healthStatus"]
+                container.started_at = c["startedAt"]
+                if c["spec"]:
+                    container.spec = ContainerSpec(
+                        name, c["spec"]["argv"], c["spec"]["env"], c["spec"]["cwd"], path.parent
+                    )
+                definition = next(
+                    d for d in task.task_definition["containerDefinitions"] if d["name"] == name
+                )
+                if definition.get("healthCheck") and container.started_at:
+                    container.health = HealthCheck.from_definition(
+                        definition["healthCheck"], container.started_at
+                    )
+                    container.health.status = container.health_status
+                task.containers[name] = container
+                self.tokens[container.token] = (task.arn, name)
+            self.tokens[task.token] = (task.arn, None)
+            self.tasks[task.arn] = task
+            count += 1
+        return count
+
+    # --- task lifecycle (the agent) ----------------------------------------------------------
+    def _fail(self, task: TaskState, reason: str, code: str = "TaskFailedToStart") -> None:
+        task.status, task.stopped_reason, task.stop_code, task.failed = (
+            "STOPPED",
+            reason,
+            code,
+            True,
+        )
+        task.stopped_at = time.time()
+        for container in task.containers.values():
+            if container.status != "STOPPED":
+                container.status, container.reason = "STOPPED", reason
+
+    def start_task(self, snap: dict[str, Any], td: dict[str, Any]) -> TaskState:
+        task = TaskState(snap, td, self.state_dir / "tasks" / snap["id"], secrets.token_hex(16))
+        task.pull_started_at = time.time()
+        overrides = snap.get("overrides") or {}
+        task.role_arn = overrides.get("taskRoleArn") or td.get("taskRoleArn")
+        execution_role = overrides.get("executionRoleArn") or td.get("executionRoleArn")
+        with self._lock:
+            self.tasks[task.arn] = task
+            self.tokens[task.token] = (task.arn, None)
+        for definition in td["containerDefinitions"]:
+            container = ContainerState(
+                definition["name"],
+                definition.get("essential", True),
+                float(definition.get("stopTimeout") or DEFAULT_STOP_TIMEOUT),
+                token=secrets.token_hex(16),
+            )
+            task.containers[container.name] = container
+            self.tokens[container.token] = (task.arn, container.name)
+        try:
+            specs = self._specs(task, td, overrides, execution_role)
+        except (SecretError, LookupError, ValueError) as error:
+            self._fail(task, str(error))
+            return task
+        except Exception as error:
+            self._fail(task, f"ResourceInitializationError: {error}")
+            return task
+        task.pull_stopped_at = time.time()
+        for name, spec in specs.items():
+            container = task.containers[name]
+            container.spec = spec
+            container.handle = self.runtime.start(spec)
+            container.status, container.started_at = "RUNNING", time.time()
+            definition = next(d for d in td["containerDefinitions"] if d["name"] == name)
+            if definition.get("healthCheck"):
+                container.health = HealthCheck.from_definition(
+                    definition["healthCheck"], container.started_at
+                )
+        task.status, task.started_at = "RUNNING", time.time()
+        self._save(task)
+        log.info("started task %s (%s:%s)", task.id, td["family"], td["revision"])
+        return task
+
+    def _specs(
+        self,
+        task: TaskState,
+        td: dict[str, Any],
+        overrides: dict[str, Any],
+        execution_role: str | None,
+    ) -> dict[str, ContainerSpec]:
+        specs: dict[str, ContainerSpec] = {}
+        region = task.snapshot["region"]
+        for definition in td["containerDefinitions"]:
+            image = self.images.resolve(definition["image"])
+            if image is None:
+                raise LookupError(self.images.pull_error(definition["image"]))
+            target = awslogs.target_for(definition, task.id, region)
+            if target is not None:
+                awslogs.prepare(self.client("logs", target.region, execution_role), target)
+            secret_values = resolve_secrets(
+                definition.get("secrets") or [],
+                lambda service: self.client(service, region, execution_role),
+            )
+            container = task.containers[definition["name"]]
+            endpoints = {
+                "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
+                "ECS_CONTAINER_METADATA_URI": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
+            }
+            if task.role_arn:
+                endpoints["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = (
+                    f"http://127.0.0.1:{self.metadata_port}/creds/{task.token}"
+                )
+            override = container_override(overrides, definition["name"])
+            env = build_env(
+                definition, override, image, secret_values, endpoints, region, self.endpoint
+            )
+            cwd = (
+                definition.get("workingDirectory") or image.working_directory or str(task.directory)
+            )
+            specs[definition["name"]] = ContainerSpec(
+                definition["name"], argv_for(definition, override, image), env, cwd, task.directory
+            )
+        return specs
+
+    def begin_stop(self, task: TaskState, reason: str, code: str) -> None:
+        if task.status in ("STOPPING", "STOPPED"):
+            return
+        now = time.time()
+        task.stopped_reason, task.stop_code = task.stopped_reason or reason, task.stop_code or code
+        task.status, task.stopping_at = "STOPPING", now
+        timeout = max(
+            (c.stop_timeout for c in task.containers.values()), default=DEFAULT_STOP_TIMEOUT
+        )
+        task.kill_at = now + timeout
+        self._deregister(task)
+        for container in task.containers.values():
+            if container.handle and container.status == "RUNNING":
+                self.runtime.signal(container.handle, signal.SIGTERM)
+        self._save(task)
+
+    def _watch(self, task: TaskState, now: float) -> None:
+        for container in task.containers.values():
+            if container.handle is None or container.status == "STOPPED":
+                continue
+            code = self.runtime.exit_code(container.handle)
+            if code is not None:
+                container.status, container.exit_code = "STOPPED", code
+                if container.health:
+                    container.health.close()
+                self._ship_logs(task, container, final=True)
+                if container.essential and task.status == "RUNNING":
+                    self.begin_stop(
+                        task, "Essential container in task exited", "EssentialContainerExited"
+                    )
+                    task.failed = True
+                continue
+            if container.health and task.status == "RUNNING":
+                spec = container.spec
+                if spec is None:
+                    continue
+                status = container.health.tick(now, partial(self.runtime.exec, spec))
+                if status != container.health_status:
+                    container.health_status = status
+                    self._save(task)
+                if status == "UNHEALTHY" and container.essential:
+                    self.begin_stop(
+                        task, "Task failed container health checks", "EssentialContainerExited"
+                    )
+                    task.failed = True
+        if task.status == "STOPPING":
+            if all(c.status == "STOPPED" or c.handle is None for c in task.containers.values()):
+                task.status, task.stopped_at = "STOPPED", now
+                for container in task.containers.values():
+                    container.status = "STOPPED"
+                self._save(task)
+            elif task.kill_at is not None and now >= task.kill_at:
+                for container in task.containers.values():
+                    if container.handle and container.status != "STOPPED":
+                        self.runtime.signal(container.handle, signal.SIGKILL)
+                task.kill_at = now + 5
+
+    # --- logs and discovery ------------------------------------------------------------------
+    def _ship_logs(self, task: TaskState, container: ContainerState, final: bool) -> None:
+        if container.handle is None:
+            return
+        definition = next(
+            d for d in task.task_definition["containerDefinitions"] if d["name"] == container.name
+        )
+        target = awslogs.target_for(definition, task.id, task.snapshot["region"])
+        if target is None:
+            return
+        try:
+            offset = awslogs.ship(
+                self.client("logs", target.region),
+                target,
+                container.handle.log_path,
+                container.log_offset,
+                final,
+            )
+        except Exception as error:
+            log.warning("shipping logs of %s/%s failed: %s", task.id, container.name, error)
+            return
+        if offset != container.log_offset:
+            container.log_offset = offset
+            self._save(task)
+
+    def _service_of(
+        self, task: TaskState, services: dict[tuple[str, str, str, str], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        group = task.snapshot.get("group") or ""
+        if not group.startswith("service:"):
+            return None
+        snap = task.snapshot
+        return services.get(
+            (snap["account"], snap["region"], snap["cluster"], group[len("service:") :])
+        )
+
+    def _register(self, task: TaskState, service: dict[str, Any]) -> None:
+        if task.registrations or not service.get("serviceRegistries"):
+            return
+        td = task.task_definition
+        client = self.client("servicediscovery", task.snapshot["region"])
+        done = []
+        for registry in service["serviceRegistries"]:
+            port = discovery.registry_port(registry, td["containerDefinitions"])
+            attributes = discovery.instance_attributes(
+                task.snapshot["address"],
+                port,
+                task.snapshot["cluster"],
+                service["serviceName"],
+                td["family"],
+                task.snapshot["region"],
+            )
+            discovery.register(client, registry["registryArn"], task.id, attributes)
+            done.append(registry["registryArn"])
+        task.registrations = done
+        self._save(task)
+
+    def _deregister(self, task: TaskState) -> None:
+        if not task.registrations:
+            return
+        client = self.client("servicediscovery", task.snapshot["region"])
+        for arn in task.registrations:
+            try:
+                discovery.deregister(client, arn, task.id)
+            except Exception as error:
+                log.warning("deregistering %s from %s failed: %s", task.id, arn, error)
+        task.registrations = []
+
+    # --- reconciliation ----------------------------------------------------------------------
+    def _task_report(self, task: TaskState) -> dict[str, Any]:
+        last = {
+            "PENDING": "PENDING",
+            "RUNNING": "RUNNING",
+            "STOPPING": "RUNNING",
+            "STOPPED": "STOPPED",
+        }[task.status]
+        if task.status == "STOPPING" and all(
+            c.status == "STOPPED" for c in task.containers.values()
+        ):
+            last = "DEPROVISIONING"
+        report: dict[str, Any] = {
+            "account": task.snapshot["account"],
+            "region": task.snapshot["region"],
+            "taskArn": task.arn,
+            "lastStatus": last,
+            "healthStatus": task.health,
+            "containers": [
+                {
+                    "name": c.name,
+                    "lastStatus": c.status,
+                    "exitCode": c.exit_code,
+                    "reason": c.reason,
+                    "healthStatus": c.health_status if c.health else "UNKNOWN",
+                    "runtimeId": c.handle.runtime_id if c.handle else None,
+                }
+                for c in task.containers.values()
+            ],
+        }
+        for key, value in (
+            ("pullStartedAt", task.pull_started_at),
+            ("pullStoppedAt", task.pull_stopped_at),
+            ("startedAt", task.started_at),
+            ("stoppingAt", task.stopping_at),
+            ("stoppedAt", task.stopped_at),
+            ("executionStoppedAt", task.stopped_at),
+        ):
+            if value:
+                report[key] = _iso(value)
+        if task.status in ("STOPPING", "STOPPED"):
+            report["desiredStatus"] = "STOPPED"
+            report["stoppedReason"] = task.stopped_reason
+            report["stopCode"] = task.stop_code
+        return report
+
+    def reconcile(self, snap: dict[str, Any], requested_at: float) -> None:
+        now = time.time()
+        definitions = snap["taskDefinitions"]
+        wanted = {t["taskArn"]: t for t in snap["tasks"]}
+        services = {
+            (s["account"], s["region"], s["cluster"], s["serviceName"]): s for s in snap["services"]
+        }
+        service_reports: list[dict[str, Any]] = []
+
+        for arn, snap_task in wanted.items():
+            local = self.tasks.get(arn)
+            if local is None:
+                if snap_task["desiredStatus"] == "RUNNING" and arn not in self.done:
+                    self.start_task(snap_task, definitions[snap_task["taskDefinitionArn"]])
+                continue
+            local.snapshot["desiredStatus"] = snap_task["desiredStatus"]
+            if snap_task["desiredStatus"] == "STOPPED":
+                self.begin_stop(
+                    local, snap_task.get("stoppedReason") or "Task stopped", "UserInitiated"
+                )
+        for arn, local in list(self.tasks.items()):
+            if arn not in wanted and local.created < requested_at and local.status != "STOPPED":
+                self.begin_stop(local, "Task is gone from the emulator", "TaskOrphaned")
+                local.reported = "gone"
+
+        for local in list(self.tasks.values()):
+            self._watch(local, now)
+
+        # The service scheduler.
+        by_service: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+        known = [t for t in wanted.values() if t["taskArn"] not in self.done]
+        known += [
+            t.snapshot
+            for arn, t in self.tasks.items()
+            if arn not in wanted and t.created >= requested_at
+        ]
+        for snap_task in known:
+            group = snap_task.get("group") or ""
+            if group.startswith("service:") and snap_task["desiredStatus"] == "RUNNING":
+                key = (
+                    snap_task["account"],
+                    snap_task["region"],
+                    snap_task["cluster"],
+                    group[len("service:") :],
+                )
+                local = self.tasks.get(snap_task["taskArn"])
+                if local is not None and local.status in ("STOPPING", "STOPPED"):
+                    continue
+                by_service.setdefault(key, []).append(snap_task)
+        for key in set(by_service) | set(services):
+            service = services.get(key) or {"status": "MISSING", "deployments": []}
+            views = []
+            for snap_task in by_service.get(key, []):
+                local = self.tasks.get(snap_task["taskArn"])
+                views.append(
+                    TaskView(
+                        snap_task["taskArn"],
+                        snap_task["taskDefinitionArn"],
+                        snap_task["startedBy"],
+                        local.status if local else "PENDING",
+                        bool(local and local.healthy),
+                        (local.started_at or now) if local else now,
+                    )
+                )
+            skey = "/".join(key)
+            failures, not_before = self.backoff.get(skey, (0, 0.0))
+            if any(v.healthy and now - v.started_at >= STABLE_AFTER for v in views):
+                failures = 0
+            self.backoff[skey] = (failures, not_before)
+            plan = plan_service(service, views, may_start=now >= not_before)
+            for arn, reason in plan.stop:
+                if arn in self.tasks:
+                    self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
+            for _ in range(plan.start):
+                self._start_service_task(service, now)
+            if key in services:
+                service_reports.append(
+                    {
+                        "account": key[0],
+                        "region": key[1],
+                        "cluster": key[2],
+                        "service": key[3],
+                        "runningCount": plan.running,
+                        "pendingCount": plan.pending,
+                        "deployments": plan.deployments,
+                    }
+                )
+
+        # Registrations of healthy service tasks.
+        for local in self.tasks.values():
+            service = self._service_of(local, services)
+            if service and local.healthy and service["status"] == "ACTIVE":
+                try:
+                    self._register(local, service)
+                except Exception as error:
+                    log.warning("registering %s failed: %s", local.id, error)
+        self._flush_logs(now)
+        self._report(service_reports)
+
+    def _start_service_task(self, service: dict[str, Any], now: float) -> None:
+        primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+        snap_task = self.hook.create_service_task(
+            {
+                "account": service["account"],
+                "region": service["region"],
+                "cluster": service["cluster"],
+                "service": service["serviceName"],
+                "taskDefinition": primary["taskDefinition"],
+                "startedBy": primary["id"],
+            }
+        )
+        td = (
+            self._snapshot["taskDefinitions"][primary["taskDefinition"]] if self._snapshot else None
+        )
+        if td is None:
+            return
+        self.start_task(snap_task, td)
+
+    def record_failure(self, service: dict[str, Any]) -> None:
+        key = "/".join(
+            (service["account"], service["region"], service["cluster"], service["serviceName"])
+        )
+        failures, _ = self.backoff.get(key, (0, 0.0))
+        failures += 1
+        delay = min(BACKOFF_BASE * 2 ** (failures - 1), BACKOFF_MAX)
+        self.backoff[key] = (failures, time.time() + delay)
+
+    def _flush_logs(self, now: float) -> None:
+        if now < self._log_flush_at:
+            return
+        self._log_flush_at = now + 1.0
+        for task in self.tasks.values():
+            for container in task.containers.values():
+                if container.status == "RUNNING":
+                    self._ship_logs(task, container, final=False)
+
+    def _report(self, service_reports: list[dict[str, Any]]) -> None:
+        tasks = []
+        services_by_key = {}
+        if self._snapshot:
+            services_by_key = {
+                (s["account"], s["region"], s["cluster"], s["serviceName"]): s
+                for s in self._snapshot["services"]
+            }
+        for task in list(self.tasks.values()):
+            report = self._task_report(task)
+            digest = json.dumps(report, sort_keys=True, default=str)
+            if digest != task.reported:
+                tasks.append(report)
+                task.reported = digest
+                if task.status == "STOPPED" and task.failed:
+                    service = self._service_of(task, services_by_key)
+                    if service:
+                        self.record_failure(service)
+        if tasks or service_reports:
+            digest = json.dumps(service_reports, sort_keys=True)
+            if tasks or digest != getattr(self, "_services_reported", ""):
+                self.hook.report(tasks, service_reports)
+                self._services_reported = digest
+        for arn, task in list(self.tasks.items()):
+            if task.status == "STOPPED":
+                self._save(task)
+                with self._lock:
+                    self.done.add(arn)
+                    del self.tasks[arn]
+                    for token in [t for t, v in self.tokens.items() if v[0] == arn]:
+                        del self.tokens[token]
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _watch_emulator(self) -> None:
+        generation = -1
+        while not self.stopping.is_set():
+            requested = time.time()
+            try:
+                snap = self.hook.snapshot(since=generation, wait=10.0)
+            except (HookError, OSError) as error:
+                log.warning("emulator snapshot failed: %s", error)
+                self.stopping.wait(1.0)
+                continue
+            generation = snap["generation"]
+            with self._lock:
+                self._snapshot, self._snapshot_requested = snap, requested
+            self.wake.set()
+
+    def tick_interval(self) -> float:
+        return 0.2 if self.tasks else 5.0
+
+    def run(self) -> None:
+        threading.Thread(target=self._watch_emulator, name="emulator-watch", daemon=True).start()
+        while not self.stopping.is_set():
+            self.wake.wait(self.tick_interval())
+            self.wake.clear()
+            with self._lock:
+                snap, requested = self._snapshot, self._snapshot_requested
+            if snap is None:
+                continue
+            try:
+                self.reconcile(snap, requested)
+            except Exception:
+                log.exception("reconcile pass failed")

@@ -1,0 +1,419 @@
+"""Runs inside the emulator (moto) process: the runtime's window onto moto's ECS backend.
+
+The ECS runtime (``python -m ecs_local``) is a separate process. It reads the desired state
+and writes back the observed state through a few internal routes, so that the ordinary ECS
+API (describe_tasks, list_tasks, describe_services) reports what really runs:
+
+- ``GET  /_ecs_local/snapshot?since=N&wait=S`` - services, live tasks and their task
+  definitions; long-polls until an ECS write call moved the generation past ``since``.
+- ``POST /_ecs_local/service-tasks`` - the service scheduler creates a task of a service.
+- ``POST /_ecs_local/report`` - task states (lastStatus, exit codes, timestamps...), task stop
+  requests of the scheduler, service counts and deployments.
+
+Every task gets its own loopback address (127.1.x.y) as its ENI's private IP: the address a
+process of the task can bind and Cloud Map advertises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.core.utils import camelcase_to_underscores, utcnow
+from moto.ecs import models as ecs_models
+from moto.moto_api import state_manager
+
+from ecs_local import moto_shims
+
+PREFIX = "/_ecs_local/"
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
+_READ_ACTIONS = ("Describe", "List")
+
+_changed = threading.Condition()
+_generation = 0
+_addresses = itertools.count(1)
+_installed = False
+
+
+def _bump() -> None:
+    global _generation
+    with _changed:
+        _generation += 1
+        _changed.notify_all()
+
+
+def task_address(n: int) -> str:
+    """The n-th task loopback address: 127.1.0.1, 127.1.0.2, ... (never .0 or .255)."""
+    n = n % (256 * 254)
+    return f"127.1.{n // 254}.{n % 254 + 1}"
+
+
+def _ts(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, dt.datetime) else None
+
+
+def _parse_ts(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _backends() -> Iterable[tuple[str, str, Any]]:
+    for account_id, regions in dict.items(ecs_models.ecs_backends):
+        for region, backend in dict.items(regions):
+            yield account_id, region, backend
+
+
+def _backend(body: dict[str, Any]) -> Any:
+    return ecs_models.ecs_backends[body["account"]][body["region"]]
+
+
+def _task_definition(td: Any) -> dict[str, Any]:
+    return {
+        "taskDefinitionArn": td.arn,
+        "family": td.family,
+        "revision": td.revision,
+        "containerDefinitions": td.container_definitions,
+        "taskRoleArn": getattr(td, "task_role_arn", None),
+        "executionRoleArn": getattr(td, "execution_role_arn", None),
+        "networkMode": td.network_mode,
+        "cpu": td.cpu,
+        "memory": td.memory,
+        "requiresCompatibilities": td.requires_compatibilities,
+    }
+
+
+def _task(task: Any) -> dict[str, Any]:
+    eni = {}
+    for attachment in task.attachments:
+        if attachment.get("type") == "ElasticNetworkInterface":
+            eni = {d["name"]: d["value"] for d in attachment["details"]}
+    return {
+        "taskArn": task.task_arn,
+        "id": task.id,
+        "clusterArn": task.cluster_arn,
+        "cluster": task.cluster_name,
+        "taskDefinitionArn": task.task_definition_arn,
+        "group": task.group,
+        "startedBy": task.started_by,
+        "desiredStatus": task.desired_status,
+        "lastStatus": task.last_status,
+        "stoppedReason": task.stopped_reason,
+        "overrides": task.overrides,
+        "launchType": task.launch_type or "FARGATE",
+        "createdAt": _ts(getattr(task, "created_at", None)),
+        "address": eni.get("privateIPv4Address", "127.0.0.1"),
+        "eni": eni,
+        "containers": [{"name": c.name, "containerArn": c.container_arn} for c in task.containers],
+    }
+
+
+def _service(service: Any) -> dict[str, Any]:
+    return {
+        "serviceArn": service.arn,
+        "serviceName": service.name,
+        "cluster": service.cluster_name,
+        "clusterArn": service.cluster_arn,
+        "status": service.status,
+        "desiredCount": service.desired_count,
+        "taskDefinition": service.task_definition,
+        "launchType": service.launch_type,
+        "schedulingStrategy": service.scheduling_strategy,
+        "deploymentConfiguration": getattr(service, "deployment_configuration", None)
+        or {"minimumHealthyPercent": 100, "maximumPercent": 200},
+        "serviceRegistries": service.service_registries,
+        "networkConfiguration": service.network_configuration or None,
+        "deployments": [
+            {k: v for k, v in d.items() if k in ("id", "status", "taskDefinition", "desiredCount")}
+            for d in service.deployments
+        ],
+    }
+
+
+def snapshot() -> dict[str, Any]:
+    services: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    definitions: dict[str, dict[str, Any]] = {}
+    for account_id, region, backend in _backends():
+        for service in list(backend.services.values()):
+            services.append({"account": account_id, "region": region, **_service(service)})
+        for cluster_tasks in list(backend.tasks.values()):
+            for task in list(cluster_tasks.values()):
+                if task.last_status == "STOPPED":
+                    continue
+                tasks.append({"account": account_id, "region": region, **_task(task)})
+        for family in list(backend.task_definitions.values()):
+            for td in list(family.values()):
+                definitions[td.arn] = _task_definition(td)
+    return {
+        "generation": _generation,
+        "services": services,
+        "tasks": tasks,
+        "taskDefinitions": definitions,
+    }
+
+
+def _find_task(backend: Any, task_arn: str) -> Any:
+    for cluster_tasks in backend.tasks.values():
+        if task_arn in cluster_tasks:
+            return cluster_tasks[task_arn]
+    return None
+
+
+def _prepare_task(task: Any, backend: Any) -> None:
+    """Gives a new task ECS's initial state, one container per container definition and its
+    own loopback address."""
+    task.status = "PROVISIONING"
+    task.created_at = utcnow()
+    task.cpu = None
+    task.memory = None
+    task.health_status = "UNKNOWN"
+    task.connectivity = "CONNECTED"
+    task.connectivity_at = task.created_at
+    td = backend.describe_task_definition(task.task_definition_arn)
+    task.cpu, task.memory = td.cpu, td.memory
+    containers = []
+    for definition in td.container_definitions:
+        container = ecs_models.Container(td)  # type: ignore[abstract]
+        container.task_arn = task.task_arn
+        container.name = definition.get("name")
+        container.image = definition.get("image")
+        container.cpu = definition.get("cpu", 0)
+        container.memory = definition.get("memory")
+        container.exitCode = None  # type: ignore[assignment]
+        container.health_status = "UNKNOWN"
+        container.last_status = "PENDING"
+        containers.append(container)
+    task.containers = containers
+    address = task_address(next(_addresses))
+    for attachment in task.attachments:
+        for detail in attachment.get("details", []):
+            if detail["name"] == "privateIPv4Address":
+                detail["value"] = address
+            if detail["name"] == "privateDnsName":
+                detail["value"] = (
+                    f"ip-{address.replace('.', '-')}.{task.region_name}.compute.internal"
+                )
+        eni_id = next(
+            (
+                d["value"]
+                for d in attachment.get("details", [])
+                if d["name"] == "networkInterfaceId"
+            ),
+            None,
+        )
+        if eni_id:
+            from moto.ec2 import ec2_backends
+
+            eni = ec2_backends[task._account_id][task.region_name].get_network_interface(eni_id)
+            eni.private_ip_address = address
+        for container in containers:
+            container.network_interfaces = [
+                {"attachmentId": attachment["id"], "privateIpv4Address": address}
+            ]
+
+
+def _wrap_run_task() -> None:
+    original = ecs_models.EC2ContainerServiceBackend.run_task
+
+    def run_task(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        tasks = original(self, *args, **kwargs)
+        for task in tasks:
+            _prepare_task(task, self)
+        return tasks
+
+    ecs_models.EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+
+
+def create_service_task(body: dict[str, Any]) -> dict[str, Any]:
+    backend = _backend(body)
+    service = backend._get_service(body["cluster"], body["service"])
+    (task,) = backend.run_task(
+        service.cluster_name,
+        body["taskDefinition"],
+        1,
+        None,
+        body["startedBy"],
+        service.tags if service.propagate_tags == "SERVICE" else None,
+        service.launch_type,
+        service.network_configuration or None,
+        f"service:{service.name}",
+        service.platform_version,
+    )
+    return {"account": body["account"], "region": body["region"], **_task(task)}
+
+
+_TASK_FIELDS = {
+    "lastStatus": "last_status",
+    "desiredStatus": "desired_status",
+    "stoppedReason": "stopped_reason",
+    "stopCode": "stop_code",
+    "healthStatus": "health_status",
+}
+_TASK_TIMES = (
+    "pullStartedAt",
+    "pullStoppedAt",
+    "startedAt",
+    "stoppingAt",
+    "stoppedAt",
+    "executionStoppedAt",
+)
+_CONTAINER_FIELDS = {
+    "lastStatus": "last_status",
+    "exitCode": "exitCode",
+    "reason": "reason",
+    "healthStatus": "health_status",
+    "runtimeId": "runtime_id",
+}
+
+
+def _apply_task(backend: Any, update: dict[str, Any]) -> None:
+    task = _find_task(backend, update["taskArn"])
+    if task is None:
+        return
+    for key, attr in _TASK_FIELDS.items():
+        if key in update:
+            setattr(task, attr, update[key])
+    for key in _TASK_TIMES:
+        if key in update:
+            setattr(task, camelcase_to_underscores(key), _parse_ts(update[key]))
+    by_name = {c.name: c for c in task.containers}
+    for container_update in update.get("containers", []):
+        container = by_name.get(container_update["name"])
+        if container is None:
+            continue
+        for key, attr in _CONTAINER_FIELDS.items():
+            if key in container_update:
+                setattr(container, attr, container_update[key])
+
+
+def _apply_service(backend: Any, update: dict[str, Any]) -> None:
+    try:
+        service = backend._get_service(update["cluster"], update["service"])
+    except Exception:
+        return
+    service.running_count = update["runningCount"]
+    service.pending_count = update["pendingCount"]
+    by_id = {d["id"]: d for d in update.get("deployments", [])}
+    kept = []
+    for deployment in service.deployments:
+        change = by_id.get(deployment["id"])
+        if change is None:
+            kept.append(deployment)
+            continue
+        if change.get("drained") and deployment["status"] != "PRIMARY":
+            continue
+        for key in ("runningCount", "pendingCount", "failedTasks", "rolloutState"):
+            if key in change and deployment.get(key) != change[key]:
+                deployment[key] = change[key]
+                deployment["updatedAt"] = utcnow()
+        if "rolloutState" in change:
+            state = change["rolloutState"].lower().replace("_", " ")
+            deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {state}."
+        kept.append(deployment)
+    service.deployments = kept
+    for message in update.get("events", []):
+        service.events.insert(
+            0, {"id": str(len(service.events)), "createdAt": utcnow(), "message": message}
+        )
+        del service.events[100:]
+
+
+def report(body: dict[str, Any]) -> dict[str, Any]:
+    for update in body.get("tasks", []):
+        _apply_task(_backend(update), update)
+    for update in body.get("services", []):
+        _apply_service(_backend(update), update)
+    for _account_id, _region, backend in _backends():
+        for cluster in backend.clusters.values():
+            live = [
+                t
+                for t in backend.tasks.get(cluster.name, {}).values()
+                if t.last_status != "STOPPED"
+            ]
+            cluster.running_tasks_count = sum(1 for t in live if t.last_status == "RUNNING")
+            cluster.pending_tasks_count = len(live) - cluster.running_tasks_count
+            cluster.active_services_count = sum(
+                1
+                for s in backend.services.values()
+                if s.cluster_name == cluster.name and s.status == "ACTIVE"
+            )
+    return {"ok": True}
+
+
+def _wait_for_change(since: int, wait: float) -> None:
+    with _changed:
+        _changed.wait_for(lambda: _generation > since, timeout=wait)
+
+
+class EcsLocalMiddleware:
+    """WSGI middleware in front of moto: serves the internal routes and notices ECS writes."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(PREFIX):
+            return self._internal(path[len(PREFIX) :], environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        result = self.app(environ, start_response)
+        if target.startswith(ECS_TARGET) and not target[len(ECS_TARGET) :].startswith(
+            _READ_ACTIONS
+        ):
+            _bump()
+        return result
+
+    def _internal(
+        self, route: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        try:
+            if route == "snapshot":
+                from urllib.parse import parse_qs
+
+                query = parse_qs(environ.get("QUERY_STRING", ""))
+                since = int(query.get("since", ["-1"])[0])
+                wait = min(float(query.get("wait", ["0"])[0]), 30.0)
+                _wait_for_change(since, wait)
+                with self.lock:
+                    payload = snapshot()
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+                with self.lock:
+                    if route == "service-tasks":
+                        payload = create_service_task(body)
+                    elif route == "report":
+                        payload = report(body)
+                    else:
+                        start_response("404 Not Found", [("Content-Type", "application/json")])
+                        return [b'{"error": "unknown route"}']
+                _bump()
+            status = "200 OK"
+        except Exception as error:
+            payload, status = (
+                {"error": f"{type(error).__name__}: {error}"},
+                "500 Internal Server Error",
+            )
+        data = json.dumps(payload, default=str).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+
+def install(app: Callable[..., Any]) -> EcsLocalMiddleware:
+    """Applies the moto shims, makes task states manual (the runtime reports them) and wraps
+    the emulator's WSGI app."""
+    global _installed
+    if not _installed:
+        moto_shims.apply()
+        _wrap_run_task()
+        state_manager.set_transition(
+            model_name="ecs::task", transition={"progression": "manual", "times": 2**62}
+        )
+        _installed = True
+    return EcsLocalMiddleware(app)

@@ -1,0 +1,86 @@
+"""The ECS service scheduler as a pure function: service + its tasks -> what to start and stop.
+
+Rolling update rules (ECS's): tasks started by the PRIMARY deployment are "new", others are
+"old". At most ``floor(desired * maximumPercent / 100)`` tasks exist at once and at
+least ``ceil(desired * minimumHealthyPercent / 100)`` stay healthy, so with 100/200 a new task
+is healthy before an old one stops. Unhealthy or pending old tasks may always be stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskView:
+    arn: str
+    task_definition: str
+    started_by: str
+    last_status: str
+    healthy: bool
+    started_at: float
+
+
+@dataclass
+class Plan:
+    start: int = 0
+    stop: list[tuple[str, str]] = field(default_factory=list)
+    running: int = 0
+    pending: int = 0
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_service(service: dict[str, Any], tasks: list[TaskView], may_start: bool = True) -> Plan:
+    plan = Plan()
+    plan.running = sum(1 for t in tasks if t.last_status == "RUNNING")
+    plan.pending = len(tasks) - plan.running
+    primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+    if service["status"] != "ACTIVE" or primary is None:
+        plan.stop = [(t.arn, "Service is being deleted") for t in tasks]
+        return plan
+    reason = f"Scaling activity initiated by (deployment {primary['id']})"
+    desired = int(service["desiredCount"])
+    config = service.get("deploymentConfiguration") or {}
+    min_healthy = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
+    max_total = max(math.floor(desired * int(config.get("maximumPercent", 200)) / 100), 1)
+
+    new = [t for t in tasks if t.started_by == primary["id"]]
+    old = [t for t in tasks if t.started_by != primary["id"]]
+    healthy = sum(1 for t in tasks if t.healthy)
+
+    # Stop old tasks: non-healthy ones freely, healthy ones while the healthy floor allows.
+    for task in sorted(old, key=lambda t: (t.healthy, t.started_at)):
+        if not task.healthy:
+            plan.stop.append((task.arn, reason))
+        elif healthy - 1 >= min_healthy:
+            plan.stop.append((task.arn, reason))
+            healthy -= 1
+    remaining = len(tasks) - len(plan.stop)
+
+    if len(new) > desired:
+        surplus = sorted(new, key=lambda t: (t.healthy, t.last_status == "RUNNING", t.started_at))
+        plan.stop += [(t.arn, reason) for t in surplus[: len(new) - desired]]
+    elif may_start:
+        plan.start = max(0, min(desired - len(new), max_total - remaining))
+        if plan.start == 0 and len(new) < desired and remaining >= max_total and not old:
+            plan.start = desired - len(new)
+
+    for deployment in service["deployments"]:
+        mine = (
+            new if deployment is primary else [t for t in old if t.started_by == deployment["id"]]
+        )
+        running = sum(1 for t in mine if t.last_status == "RUNNING")
+        entry: dict[str, Any] = {
+            "id": deployment["id"],
+            "runningCount": running,
+            "pendingCount": len(mine) - running,
+        }
+        if deployment is primary:
+            done = not old and sum(1 for t in new if t.healthy) >= desired and len(new) == desired
+            entry["rolloutState"] = "COMPLETED" if done else "IN_PROGRESS"
+        elif not mine:
+            entry["drained"] = True
+        plan.deployments.append(entry)
+    return plan
