@@ -202,18 +202,9 @@ class Controller:
         cached = self._role_credentials.get(role_arn)
         if cached and cached["_expires"] - time.time() > 300:
             return cached
-        response = self.client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name[:64]
-        )
-        creds = response["Credentials"]
-        result = {
-            "AccessKeyId": creds["AccessKeyId"],
-            "SecretAccessKey": creds["SecretAccessKey"],
-            "Token": creds["SessionToken"],
-            "Expiration": creds["Expiration"].astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "RoleArn": role_arn,
-            "_expires": creds["Expiration"].timestamp(),
-        }
+        result = self.hook.assume_role(role_arn, session_name, self.region)
+        expires = dt.datetime.strptime(result["Expiration"], "%Y-%m-%dT%H:%M:%SZ")
+        result["_expires"] = expires.replace(tzinfo=dt.UTC).timestamp()
         self._role_credentials[role_arn] = result
         return result
 

@@ -7,6 +7,8 @@ API (describe_tasks, list_tasks, describe_services) reports what really runs:
 - ``GET  /_ecs_local/snapshot?since=N&wait=S`` - services, live tasks and their task
   definitions; long-polls until an ECS write call moved the generation past ``since``.
 - ``POST /_ecs_local/service-tasks`` - the service scheduler creates a task of a service.
+- ``POST /_ecs_local/assume-role`` - task/execution role credentials, vended as by the
+  ``ecs-tasks.amazonaws.com`` service principal (the role's trust policy must allow it).
 - ``POST /_ecs_local/report`` - task states (lastStatus, exit codes, timestamps...), task stop
   requests of the scheduler, service counts and deployments.
 
@@ -343,6 +345,56 @@ def report(body: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
+ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
+
+
+def _trusts_ecs_tasks(document: Any) -> bool:
+    policy = json.loads(document) if isinstance(document, str) else document
+    statements = policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        services = (statement.get("Principal") or {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        allowed = any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions)
+        if statement.get("Effect") == "Allow" and ECS_TASKS_PRINCIPAL in services and allowed:
+            return True
+    return False
+
+
+def assume_role(body: dict[str, Any]) -> dict[str, Any]:
+    """Credentials of a task (or execution) role, vended as ECS does: by the ecs-tasks service
+    principal, so the role's trust policy must name it. The runtime's own IAM identity does not
+    need sts:AssumeRole, and tasks get exactly their role's permissions."""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    role_arn = body["roleArn"]
+    account_id = role_arn.split(":")[4]
+    role = iam_backends[account_id]["global"].get_role_by_arn(role_arn)
+    if not _trusts_ecs_tasks(role.assume_role_policy_document):
+        raise PermissionError(
+            f"role {role_arn} does not trust {ECS_TASKS_PRINCIPAL} (its assume-role policy "
+            "must allow the service principal to sts:AssumeRole)"
+        )
+    region = body.get("region", "us-east-1")
+    assumed = sts_backends[account_id]["aws"].assume_role(
+        region_name=region,
+        role_session_name=body["sessionName"][:64],
+        role_arn=role_arn,
+        policy="",
+        duration=int(body.get("durationSeconds", 3600)),
+        external_id="",
+    )
+    return {
+        "AccessKeyId": assumed.access_key_id,
+        "SecretAccessKey": assumed.secret_access_key,
+        "Token": assumed.session_token,
+        "Expiration": assumed.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "RoleArn": role_arn,
+    }
+
+
 def _wait_for_change(since: int, wait: float) -> None:
     with _changed:
         _changed.wait_for(lambda: _generation > since, timeout=wait)
@@ -388,10 +440,13 @@ class EcsLocalMiddleware:
                         payload = create_service_task(body)
                     elif route == "report":
                         payload = report(body)
+                    elif route == "assume-role":
+                        payload = assume_role(body)
                     else:
                         start_response("404 Not Found", [("Content-Type", "application/json")])
                         return [b'{"error": "unknown route"}']
-                _bump()
+                if route != "assume-role":
+                    _bump()
             status = "200 OK"
         except Exception as error:
             payload, status = (

@@ -43,3 +43,8 @@ class HookClient:
 
     def report(self, tasks: list[dict[str, Any]], services: list[dict[str, Any]]) -> None:
         self._call("report", {"tasks": tasks, "services": services}, 10)
+
+    def assume_role(self, role_arn: str, session_name: str, region: str) -> dict[str, Any]:
+        body = {"roleArn": role_arn, "sessionName": session_name, "region": region}
+        result: dict[str, Any] = self._call("assume-role", body, 10)
+        return result

@@ -1,0 +1,246 @@
+"""What a task sees from inside: secrets, task metadata v4, task-role credentials, logs, IAM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from tests.integration.conftest import REPO_ROOT, free_port, wait_for
+from tests.integration.ecs_fixtures import PY, EcsEnv, ecs_env, ecs_environment
+
+__all__ = ["ecs_env"]
+
+PROBE = r"""
+import json, os, urllib.request
+import boto3
+def get(url):
+    return json.loads(urllib.request.urlopen(url, timeout=5).read())
+meta = os.environ["ECS_CONTAINER_METADATA_URI_V4"]
+s3 = boto3.client("s3")
+results = {}
+for key in ("repos/a/x", "repos/b/x"):
+    try:
+        s3.put_object(Bucket=os.environ["BUCKET"], Key=key, Body=b"1")
+        results[key] = "ok"
+    except Exception as error:
+        results[key] = type(error).__name__ + str(getattr(error, "response", {}).get("Error", {}))
+print(json.dumps({
+    "env": {k: v for k, v in os.environ.items()},
+    "task": get(meta + "/task"),
+    "container": get(meta),
+    "identity": boto3.client("sts").get_caller_identity()["Arn"],
+    "s3": results,
+}), flush=True)
+"""
+
+
+def _role(iam: object, name: str, policy: dict) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]  # type: ignore[attr-defined]
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))  # type: ignore[attr-defined]
+    return str(arn)
+
+
+def _probe_output(env: EcsEnv, logs: object, td: str) -> dict:
+    task = env.run_task(td)
+    stopped = env.wait_status(task["taskArn"], "STOPPED", timeout=30)
+    assert stopped["containers"][0].get("exitCode") == 0, stopped["stoppedReason"]
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    events = logs.get_log_events(  # type: ignore[attr-defined]
+        logGroupName="/ecs/probe", logStreamName=f"probe/app/{task_id}"
+    )["events"]
+    lines = [e["message"] for e in events if e["message"].startswith("{")]
+    assert lines, events
+    return {"task": stopped, **json.loads(lines[-1])}
+
+
+@pytest.fixture(scope="module")
+def iam_emulator() -> Iterator[tuple[str, dict[str, str]]]:
+    """An emulator with IAM enforcement: the first calls (creating an admin user) are free."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localstack.server", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env={**__import__("os").environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, 30, "emulator")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=url,
+            region_name="ap-southeast-2",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        iam.create_user(UserName="admin")
+        admin = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(admin))
+        key = iam.create_access_key(UserName="admin")["AccessKey"]
+        yield (
+            url,
+            {
+                "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+            },
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_task_sees_secrets_metadata_and_its_role(
+    iam_emulator: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, admin = iam_emulator
+    session = boto3.session.Session(
+        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        region_name="ap-southeast-2",
+    )
+    iam, logs = session.client("iam", endpoint_url=url), session.client("logs", endpoint_url=url)
+    secret_arn = session.client("secretsmanager", endpoint_url=url).create_secret(
+        Name="db", SecretString=json.dumps({"password": "s3cr3t", "user": "u"})
+    )["ARN"]
+    session.client("ssm", endpoint_url=url).put_parameter(
+        Name="/app/flag", Value="on", Type="SecureString"
+    )
+    session.client("s3", endpoint_url=url).create_bucket(
+        Bucket="probe-bucket", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
+    )
+    task_role = _role(
+        iam,
+        "repo-a",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": "arn:aws:s3:::probe-bucket/repos/a/*",
+                },
+                {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+            ],
+        },
+    )
+    execution_role = _role(
+        iam,
+        "exec",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter", "logs:*"],
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
+    gen = ecs_environment(url, tmp_path, admin)
+    env = next(gen)
+    try:
+        td = env.register(
+            "probe",
+            [
+                {
+                    "name": "app",
+                    "image": PY,
+                    "command": ["python", "-c", PROBE],
+                    "environment": [{"name": "BUCKET", "value": "probe-bucket"}],
+                    "secrets": [
+                        {"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
+                        {"name": "DB_JSON", "valueFrom": secret_arn},
+                        {"name": "FLAG", "valueFrom": "/app/flag"},
+                    ],
+                    "logConfiguration": {
+                        "logDriver": "awslogs",
+                        "options": {
+                            "awslogs-group": "/ecs/probe",
+                            "awslogs-region": "ap-southeast-2",
+                            "awslogs-stream-prefix": "probe",
+                            "awslogs-create-group": "true",
+                        },
+                    },
+                }
+            ],
+            taskRoleArn=task_role,
+            executionRoleArn=execution_role,
+        )
+        out = _probe_output(env, logs, td)
+    finally:
+        gen.close()
+
+    task_env = out["env"]
+    assert task_env["DB_PASSWORD"] == "s3cr3t"
+    assert json.loads(task_env["DB_JSON"])["user"] == "u"
+    assert task_env["FLAG"] == "on" and task_env["BUCKET"] == "probe-bucket"
+    assert "AWS_ACCESS_KEY_ID" not in task_env and "AWS_SECRET_ACCESS_KEY" not in task_env
+    assert task_env["AWS_ENDPOINT_URL"] == url
+    assert task_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://127.0.0.1:")
+
+    assert (
+        out["task"]["TaskARN"]
+        == out["task"]["Containers"][0]["Labels"]["com.amazonaws.ecs.task-arn"]
+    )
+    assert out["task"]["Cluster"].endswith(f":cluster/{env.cluster}")
+    assert out["task"]["Family"] == "probe" and out["task"]["Revision"] == "1"
+    assert out["task"]["LaunchType"] == "FARGATE" and out["task"]["Limits"]["Memory"] == 512
+    assert out["task"]["Containers"][0]["Name"] == "app"
+    assert out["container"]["Name"] == "app"
+    assert out["container"]["Networks"][0]["IPv4Addresses"][0].startswith("127.1.")
+
+    assert ":assumed-role/repo-a/" in out["identity"]
+    assert out["s3"]["repos/a/x"] == "ok"
+    assert "AccessDenied" in out["s3"]["repos/b/x"]
+
+
+def test_metadata_matches_describe_tasks(ecs_env: EcsEnv) -> None:
+    """dagster-aws's EcsRunLauncher reads TaskARN/Cluster from metadata, then describe_tasks."""
+    probe = (
+        "import json, os, urllib.request, time; "
+        "m = json.loads(urllib.request.urlopen(os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task').read()); "
+        "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
+    )
+    td = ecs_env.register(
+        "meta", [{"name": "app", "image": PY, "command": ["python", "-c", probe]}]
+    )
+    task = ecs_env.run_task(td)
+    ecs_env.wait_status(task["taskArn"], "RUNNING")
+    meta_file = (
+        ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "meta.json"
+    )
+    meta = wait_for(
+        lambda: meta_file.exists() and json.loads(meta_file.read_text()), 10, "metadata"
+    )
+    (described,) = ecs_env.ecs.describe_tasks(cluster=meta["Cluster"], tasks=[meta["TaskARN"]])[
+        "tasks"
+    ]
+    details = {d["name"]: d["value"] for d in described["attachments"][0]["details"]}
+    assert details["privateIPv4Address"] == meta["Containers"][0]["Networks"][0]["IPv4Addresses"][0]
+    ec2 = boto3.resource("ec2", endpoint_url=ecs_env.endpoint, region_name="ap-southeast-2")
+    eni = ec2.NetworkInterface(details["networkInterfaceId"])
+    assert eni.groups[0]["GroupId"] in ecs_env.network["awsvpcConfiguration"]["securityGroups"]
+    definition = ecs_env.ecs.describe_task_definition(taskDefinition=described["taskDefinitionArn"])
+    assert definition["taskDefinition"]["family"] == meta["Family"]
