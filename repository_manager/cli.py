@@ -12,6 +12,10 @@ app = typer.Typer(
 )
 
 # Sub-command groups register here, one line each.
+from repository_manager.infra.cli import cost, infra_app  # noqa: E402
+
+app.add_typer(infra_app, name="infra")
+app.command("cost")(cost)
 from repository_manager.devstack.cli import dev_app  # noqa: E402
 
 app.add_typer(dev_app, name="dev")

@@ -1,0 +1,51 @@
+variable "emulator_url" {
+  description = "Every AWS service endpoint of the emulator."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+}
+
+variable "region" {
+  type    = string
+  default = "ap-southeast-2"
+}
+
+variable "name" {
+  type    = string
+  default = "dagster-ecs"
+}
+
+variable "bucket_name" {
+  type    = string
+  default = "dagster-ecs-local"
+}
+
+variable "image" {
+  type    = string
+  default = "dagster-ecs:local"
+}
+
+variable "code_locations" {
+  type    = any
+  default = {}
+}
+
+variable "enable_nat" {
+  type    = bool
+  default = false
+}
+
+variable "enable_efs" {
+  type    = bool
+  default = false
+}
+
+variable "create_s3_user" {
+  type    = bool
+  default = false
+}
+
+variable "autoscaling_enabled" {
+  description = "False where the emulator lacks application-autoscaling tagging (the infra CLI probes it)."
+  type        = bool
+  default     = true
+}

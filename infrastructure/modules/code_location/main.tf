@@ -1,0 +1,149 @@
+# One code location: a gRPC code server per registered repository, reachable at
+# {name}.{namespace}:4000, whose task role reaches only repos/{name}/ in the bucket.
+
+locals {
+  family = "${var.stack_name}-cl-${var.name}"
+  task_definition = jsondecode(templatefile("${var.task_definitions_dir}/code_location.json.tftpl", {
+    family             = local.family
+    image              = var.image
+    cpu                = tostring(var.cpu)
+    memory             = tostring(var.memory)
+    execution_role_arn = var.execution_role_arn
+    task_role_arn      = aws_iam_role.this.arn
+    module_name        = var.module_name
+    repo_name          = var.name
+    dags_dir           = var.dags_dir
+    bucket             = var.bucket_name
+    log_group          = aws_cloudwatch_log_group.this.name
+    region             = var.region
+  }))
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = local.family
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+data "aws_iam_policy_document" "repo" {
+  statement {
+    sid       = "ListOwnPrefix"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["repos/${var.name}/*"]
+    }
+  }
+  statement {
+    sid       = "ReadWriteOwnPrefix"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/repos/${var.name}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "repo" {
+  name   = "repo-${var.name}"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.repo.json
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:Logs are encrypted by CloudWatch's own key; a CMK costs 1 USD/month.
+  #checkov:skip=CKV_AWS_338:Two weeks of logs suffice for 2-3 users; a year costs storage.
+  name              = "/${var.stack_name}/code-locations/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_service_discovery_service" "this" {
+  name = var.name
+
+  dns_config {
+    namespace_id   = var.namespace_id
+    routing_policy = "MULTIVALUE"
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = local.task_definition.family
+  network_mode             = local.task_definition.networkMode
+  requires_compatibilities = local.task_definition.requiresCompatibilities
+  cpu                      = local.task_definition.cpu
+  memory                   = local.task_definition.memory
+  execution_role_arn       = local.task_definition.executionRoleArn
+  task_role_arn            = local.task_definition.taskRoleArn
+  container_definitions    = jsonencode(local.task_definition.containerDefinitions)
+
+  runtime_platform {
+    cpu_architecture        = local.task_definition.runtimePlatform.cpuArchitecture
+    operating_system_family = local.task_definition.runtimePlatform.operatingSystemFamily
+  }
+}
+
+resource "aws_ecs_service" "this" {
+  name            = "cl-${var.name}"
+  cluster         = var.cluster_arn
+  task_definition = aws_ecs_task_definition.this.arn
+  desired_count   = var.min_tasks
+  launch_type     = "FARGATE"
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [var.security_group_id]
+    assign_public_ip = var.assign_public_ip
+  }
+
+  service_registries {
+    registry_arn = aws_service_discovery_service.this.arn
+  }
+
+  # desired_count belongs to autoscaling; availability_zone_rebalancing is not stored by moto.
+  lifecycle {
+    ignore_changes = [desired_count, availability_zone_rebalancing]
+  }
+}
+
+resource "aws_appautoscaling_target" "this" {
+  count              = var.autoscaling_enabled ? 1 : 0
+  service_namespace  = "ecs"
+  resource_id        = "service/${var.cluster_name}/${aws_ecs_service.this.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.min_tasks
+  max_capacity       = var.max_tasks
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  for_each           = var.autoscaling_enabled ? { cpu = ["ECSServiceAverageCPUUtilization", 70], memory = ["ECSServiceAverageMemoryUtilization", 80] } : {}
+  name               = "${local.family}-${each.key}"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this[0].service_namespace
+  resource_id        = aws_appautoscaling_target.this[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = each.value[1]
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = each.value[0]
+    }
+  }
+}

@@ -1,0 +1,103 @@
+variable "name" {
+  description = "Repository name, as registered under repos/{name}/config.yml."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,30}$", var.name))
+    error_message = "A code location name is 1-31 lowercase letters, digits or dashes."
+  }
+}
+
+variable "stack_name" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "image" {
+  type = string
+}
+
+variable "module_name" {
+  type    = string
+  default = "dagster_code.definitions"
+}
+
+variable "dags_dir" {
+  type = string
+}
+
+variable "cpu" {
+  type    = number
+  default = 256
+}
+
+variable "memory" {
+  type    = number
+  default = 512
+}
+
+variable "min_tasks" {
+  type    = number
+  default = 1
+}
+
+variable "max_tasks" {
+  type    = number
+  default = 2
+}
+
+variable "task_definitions_dir" {
+  type = string
+}
+
+variable "cluster_arn" {
+  type = string
+}
+
+variable "cluster_name" {
+  type = string
+}
+
+variable "execution_role_arn" {
+  type = string
+}
+
+variable "namespace" {
+  type = string
+}
+
+variable "namespace_id" {
+  type = string
+}
+
+variable "bucket_name" {
+  type = string
+}
+
+variable "bucket_arn" {
+  type = string
+}
+
+variable "subnet_ids" {
+  type = list(string)
+}
+
+variable "security_group_id" {
+  type = string
+}
+
+variable "assign_public_ip" {
+  type = bool
+}
+
+variable "autoscaling_enabled" {
+  type    = bool
+  default = true
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 14
+}

@@ -1,0 +1,153 @@
+# Roles, least privilege:
+#   execution role: pull this one ECR repository, write to this stack's log groups, read the
+#                   database secret. Shared by every task definition of the stack.
+#   webserver role: read system/ (compute logs) in the bucket.
+#   daemon role:    launch/stop/describe run tasks in this cluster, pass the run roles, read/write
+#                   system/ in the bucket.
+#   run role:       read/write system/ (compute logs, IO managers of the platform).
+#   code locations: each its own role, limited to repos/{name}/* (module code_location).
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "EcrPull"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [aws_ecr_repository.this.arn]
+  }
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:aws:logs:${var.region}:*:log-group:/${var.name}/*"]
+  }
+  statement {
+    sid       = "DatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.db_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "execution"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role" "webserver" {
+  name               = "${var.name}-webserver"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "webserver" {
+  statement {
+    sid       = "ListSystem"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["system/*"]
+    }
+  }
+  statement {
+    sid       = "ReadSystem"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/system/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "webserver" {
+  name   = "webserver"
+  role   = aws_iam_role.webserver.id
+  policy = data.aws_iam_policy_document.webserver.json
+}
+
+resource "aws_iam_role" "run" {
+  name               = "${var.name}-run"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "system_rw" {
+  statement {
+    sid       = "ListSystem"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["system/*"]
+    }
+  }
+  statement {
+    sid       = "ReadWriteSystem"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/system/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "run" {
+  name   = "run"
+  role   = aws_iam_role.run.id
+  policy = data.aws_iam_policy_document.system_rw.json
+}
+
+resource "aws_iam_role" "daemon" {
+  name               = "${var.name}-daemon"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "daemon" {
+  source_policy_documents = [data.aws_iam_policy_document.system_rw.json]
+
+  statement {
+    sid       = "RunTasksInCluster"
+    actions   = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"]
+    resources = ["*"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [aws_ecs_cluster.this.arn]
+    }
+  }
+  statement {
+    #checkov:skip=CKV_AWS_111:Describe/Register task definition accept no resource-level restriction.
+    #checkov:skip=CKV_AWS_356:Describe/Register task definition accept no resource-level restriction.
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ec2:DescribeNetworkInterfaces"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PassRunRoles"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.execution.arn, aws_iam_role.run.arn, "arn:aws:iam::*:role/${var.name}-cl-*"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "daemon" {
+  name   = "daemon"
+  role   = aws_iam_role.daemon.id
+  policy = data.aws_iam_policy_document.daemon.json
+}

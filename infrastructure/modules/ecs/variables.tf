@@ -1,0 +1,116 @@
+variable "name" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "image" {
+  description = "Image of the webserver and daemon (the platform image)."
+  type        = string
+}
+
+variable "task_definitions_dir" {
+  description = "Folder of the *.json.tftpl task definitions shared with the Python deployer."
+  type        = string
+}
+
+variable "cpu" {
+  type    = number
+  default = 256
+}
+
+variable "memory" {
+  type    = number
+  default = 512
+}
+
+variable "vpc_id" {
+  type = string
+}
+
+variable "public_subnet_ids" {
+  type = list(string)
+}
+
+variable "task_subnet_ids" {
+  type = list(string)
+}
+
+variable "assign_public_ip" {
+  type = bool
+}
+
+variable "security_group_ids" {
+  type = map(string)
+}
+
+variable "bucket_name" {
+  type = string
+}
+
+variable "bucket_arn" {
+  type = string
+}
+
+variable "db_host" {
+  type = string
+}
+
+variable "db_name" {
+  type = string
+}
+
+variable "db_user" {
+  type = string
+}
+
+variable "db_secret_arn" {
+  type = string
+}
+
+variable "service_namespace" {
+  type = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate for an HTTPS listener; null gives plain HTTP on port 80."
+  type        = string
+  default     = null
+}
+
+variable "webserver_min_tasks" {
+  type    = number
+  default = 1
+}
+
+variable "webserver_max_tasks" {
+  type    = number
+  default = 2
+}
+
+variable "autoscaling_enabled" {
+  type    = bool
+  default = true
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 14
+}
+
+variable "images_to_keep" {
+  type    = number
+  default = 10
+}
+
+variable "force_delete_images" {
+  type    = bool
+  default = false
+}
+
+variable "deletion_protection" {
+  type    = bool
+  default = false
+}

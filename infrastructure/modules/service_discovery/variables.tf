@@ -1,0 +1,7 @@
+variable "namespace" {
+  type = string
+}
+
+variable "vpc_id" {
+  type = string
+}

@@ -1,0 +1,69 @@
+variable "name" {
+  description = "Name prefix of every resource."
+  type        = string
+  default     = "dagster-ecs"
+}
+
+variable "region" {
+  type    = string
+  default = "ap-southeast-2"
+}
+
+variable "bucket_name" {
+  type = string
+}
+
+variable "image" {
+  description = "Platform image (webserver, daemon, default for code locations)."
+  type        = string
+}
+
+variable "code_locations" {
+  description = "Registered repositories (repos/{name}/config.yml), written by the infra CLI into code_locations.auto.tfvars.json."
+  type = map(object({
+    image       = optional(string)
+    module_name = optional(string, "dagster_code.definitions")
+    dags_dir    = optional(string)
+    cpu         = optional(number, 256)
+    memory      = optional(number, 512)
+    min_tasks   = optional(number, 1)
+    max_tasks   = optional(number, 2)
+  }))
+  default = {}
+}
+
+variable "enable_nat" {
+  type    = bool
+  default = false
+}
+
+variable "enable_efs" {
+  type    = bool
+  default = false
+}
+
+variable "create_s3_user" {
+  type    = bool
+  default = false
+}
+
+variable "certificate_arn" {
+  type    = string
+  default = null
+}
+
+variable "alb_ingress_cidrs" {
+  type    = list(string)
+  default = ["0.0.0.0/0"]
+}
+
+variable "autoscaling_enabled" {
+  type    = bool
+  default = true
+}
+
+variable "disposable" {
+  description = "No deletion protection, no final snapshot, secrets deleted at once, images deleted with the repository."
+  type        = bool
+  default     = false
+}

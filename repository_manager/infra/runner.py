@@ -1,0 +1,261 @@
+"""init / plan / apply / destroy of one environment, with everything generated outside the tree.
+
+A run works in ``work_dir`` (default ``.local/infra/<env>/``):
+
+- ``config/``        a copy of ``infrastructure/`` (modules, envs, task definition templates); the
+                     binary runs in ``config/envs/<env>`` so the lock file lands here, not in git
+- ``data/``          ``TF_DATA_DIR`` (providers, modules)
+- ``cli.tfrc``       the CLI config naming the provider mirror (``TF_CLI_CONFIG_FILE``)
+- ``terraform.tfstate`` the local env's state (the aws env keeps state in S3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from repository_manager.infra import InfraError
+from repository_manager.infra.binary import find_binary
+from repository_manager.infra.mirror import find_mirror, write_cli_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA_ROOT = REPO_ROOT / "infrastructure"
+ENVIRONMENTS = ("local", "aws")
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:4566"
+LOCAL_BUCKET = "dagster-ecs-local"
+STATE_BUCKET_ENV = "DAGSTER_ECS_STATE_BUCKET"
+VARS_FILE = "dagster_ecs.auto.tfvars.json"
+_IGNORED = shutil.ignore_patterns(
+    ".terraform", ".terraform.lock.hcl", "*.tfstate", "*.tfstate.backup", VARS_FILE
+)
+_DURATION = re.compile(
+    r"^(?P<address>\S+): (?:Creation|Destruction|Modifications) complete after (?P<d>[0-9hms]+)"
+)
+
+
+@dataclass
+class RunResult:
+    command: str
+    returncode: int
+    output: str
+    seconds: float
+    resource_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def parse_duration(text: str) -> float:
+    """``1m21s`` -> 81.0 (Terraform's and OpenTofu's progress format)."""
+    total = 0.0
+    for amount, unit in re.findall(r"(\d+)([hms])", text):
+        total += int(amount) * {"h": 3600, "m": 60, "s": 1}[unit]
+    return total
+
+
+def resource_durations(output: str) -> dict[str, float]:
+    durations: dict[str, float] = {}
+    for line in output.splitlines():
+        match = _DURATION.match(line.strip())
+        if match:
+            durations[match["address"]] = parse_duration(match["d"])
+    return durations
+
+
+class InfraRunner:
+    """Runs the IaC binary for ``env`` (``local``: the emulator; ``aws``: ap-southeast-2)."""
+
+    def __init__(
+        self,
+        env: str = "local",
+        *,
+        work_dir: Path | None = None,
+        infra_root: Path = INFRA_ROOT,
+        binary: str | None = None,
+        emulator_url: str | None = None,
+        variables: dict[str, Any] | None = None,
+        stream: bool = True,
+    ) -> None:
+        if env not in ENVIRONMENTS:
+            raise InfraError(f"unknown environment {env!r}: use one of {', '.join(ENVIRONMENTS)}")
+        self.env = env
+        self.work_dir = (work_dir or REPO_ROOT / ".local" / "infra" / env).resolve()
+        self.infra_root = infra_root
+        self.binary = find_binary(binary)
+        self.emulator_url = emulator_url or os.environ.get(
+            "DAGSTER_ECS_EMULATOR_URL", DEFAULT_EMULATOR_URL
+        )
+        self.variables = dict(variables or {})
+        self.stream = stream
+        self.autoscaling_note: str | None = None
+
+    @property
+    def env_dir(self) -> Path:
+        return self.work_dir / "config" / "envs" / self.env
+
+    @property
+    def state_path(self) -> Path:
+        return self.work_dir / "terraform.tfstate"
+
+    def environment(self) -> dict[str, str]:
+        cli_config = write_cli_config(self.work_dir / "cli.tfrc", find_mirror())
+        env = dict(os.environ)
+        env.update(
+            TF_CLI_CONFIG_FILE=str(cli_config),
+            TF_DATA_DIR=str(self.work_dir / "data"),
+            TF_IN_AUTOMATION="1",
+            CHECKPOINT_DISABLE="1",
+        )
+        return env
+
+    def sync_config(self) -> None:
+        """Copies infrastructure/ into the work dir, keeping the lock file of earlier runs."""
+        lock = self.env_dir / ".terraform.lock.hcl"
+        saved = lock.read_text() if lock.is_file() else None
+        config = self.work_dir / "config"
+        if config.exists():
+            shutil.rmtree(config)
+        shutil.copytree(self.infra_root, config, ignore=_IGNORED)
+        if saved is not None:
+            lock.write_text(saved)
+
+    def write_variables(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.env == "local":
+            values["emulator_url"] = self.emulator_url
+            if "autoscaling_enabled" not in self.variables:
+                values["autoscaling_enabled"] = self._emulator_has_autoscaling_tags()
+        if "code_locations" not in self.variables:
+            values["code_locations"] = self._discover_code_locations()
+        values.update(self.variables)
+        (self.env_dir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True))
+        return values
+
+    def _emulator_has_autoscaling_tags(self) -> bool:
+        from repository_manager.infra.emulator import autoscaling_tags_supported
+
+        supported = autoscaling_tags_supported(self.emulator_url)
+        if not supported:
+            self.autoscaling_note = (
+                "emulator lacks application-autoscaling ListTagsForResource: "
+                "applying without the autoscaling targets/policies (autoscaling_enabled=false)"
+            )
+            print(self.autoscaling_note, file=sys.stderr)
+        return supported
+
+    def _discover_code_locations(self) -> dict[str, dict[str, Any]]:
+        from repository_manager.infra.code_locations import PLATFORM_LOCATION, discover
+        from repository_manager.infra.emulator import s3_client
+
+        bucket = self.variables.get("bucket_name") or (
+            LOCAL_BUCKET if self.env == "local" else os.environ.get("DAGSTER_ECS_BUCKET")
+        )
+        if not bucket:
+            return {PLATFORM_LOCATION: {}}
+        endpoint = self.emulator_url if self.env == "local" else None
+        return discover(s3_client(endpoint), str(bucket))
+
+    def _run(
+        self, args: list[str], *, allowed: tuple[int, ...] = (0,), interactive: bool = False
+    ) -> RunResult:
+        command = [self.binary, f"-chdir={self.env_dir}", *args]
+        started = time.monotonic()
+        env = self.environment()
+        if interactive:
+            completed = subprocess.run(command, env=env, check=False)
+            result = RunResult(args[0], completed.returncode, "", time.monotonic() - started)
+        else:
+            lines: list[str] = []
+            with subprocess.Popen(
+                command,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as proc:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    lines.append(line)
+                    if self.stream:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+            output = "".join(lines)
+            result = RunResult(
+                args[0],
+                proc.returncode,
+                output,
+                time.monotonic() - started,
+                resource_durations(output),
+            )
+        if result.returncode not in allowed:
+            raise InfraError(
+                f"{Path(self.binary).name} {args[0]} ({self.env}) failed with exit code "
+                f"{result.returncode}: {_first_error(result.output)}"
+            )
+        return result
+
+    def init(self) -> RunResult:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.sync_config()
+        args = ["init", "-input=false", "-no-color"]
+        if self.env == "local":
+            args.append(f"-backend-config=path={self.state_path}")
+        else:
+            bucket = os.environ.get(STATE_BUCKET_ENV)
+            if not bucket:
+                raise InfraError(
+                    f"set {STATE_BUCKET_ENV} to the S3 bucket that holds the state "
+                    "(created once: see docs/infrastructure.md)"
+                )
+            args.append(f"-backend-config=bucket={bucket}")
+        return self._run(args)
+
+    def _prepare(self) -> None:
+        if not (self.work_dir / "data").is_dir():
+            self.init()
+        else:
+            self.sync_config()
+        self.write_variables()
+
+    def plan(self) -> RunResult:
+        """Exit code 0: no changes; 2: changes (``-detailed-exitcode``)."""
+        self._prepare()
+        return self._run(
+            ["plan", "-input=false", "-no-color", "-detailed-exitcode"], allowed=(0, 2)
+        )
+
+    def apply(self, auto_approve: bool = False) -> RunResult:
+        return self._change("apply", auto_approve)
+
+    def destroy(self, auto_approve: bool = False) -> RunResult:
+        return self._change("destroy", auto_approve)
+
+    def _change(self, verb: str, auto_approve: bool) -> RunResult:
+        self._prepare()
+        if self.env == "local" or auto_approve:
+            return self._run([verb, "-input=false", "-no-color", "-auto-approve"])
+        return self._run([verb], interactive=True)
+
+    def outputs(self) -> dict[str, Any]:
+        result = self._run(["output", "-json", "-no-color"])
+        values: dict[str, Any] = {k: v["value"] for k, v in json.loads(result.output).items()}
+        return values
+
+    def graph(self) -> str:
+        self._prepare()
+        return self._run(["graph"]).output
+
+
+def _first_error(output: str) -> str:
+    for line in output.splitlines():
+        cleaned = line.strip(" │╷╵")
+        if cleaned.startswith("Error:"):
+            return cleaned
+    tail = [line for line in output.splitlines() if line.strip()]
+    return tail[-1].strip() if tail else "no output"
