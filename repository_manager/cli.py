@@ -19,3 +19,6 @@ app.command("cost")(cost)
 from repository_manager.devstack.cli import dev_app  # noqa: E402
 
 app.add_typer(dev_app, name="dev")
+from repository_manager.logs import logs_command  # noqa: E402
+
+app.command("logs")(logs_command)

@@ -220,7 +220,8 @@ def test_metadata_matches_describe_tasks(ecs_env: EcsEnv) -> None:
     """dagster-aws's EcsRunLauncher reads TaskARN/Cluster from metadata, then describe_tasks."""
     probe = (
         "import json, os, urllib.request, time; "
-        "m = json.loads(urllib.request.urlopen(os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task').read()); "
+        "url = os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'; "
+        "m = json.loads(urllib.request.urlopen(url).read()); "
         "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
     )
     td = ecs_env.register(
