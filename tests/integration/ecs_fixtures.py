@@ -68,8 +68,7 @@ class Runtime:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         args = ["--metadata-port", "0"] if not (self.state_dir / "runtime.json").exists() else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ecs_local", "--endpoint", self.endpoint]
-            + ["--state-dir", str(self.state_dir), *args, *self.extra_args],
+            [sys.executable, "-m", "ecs_local", "--endpoint", self.endpoint, "--state-dir", str(self.state_dir), *args, *self.extra_args],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
