@@ -67,8 +67,10 @@ class Runtime:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         args = ["--metadata-port", "0"] if not (self.state_dir / "runtime.json").exists() else []
+        command = [sys.executable, "-m", "ecs_local", "--endpoint", self.endpoint]
+        command += ["--state-dir", str(self.state_dir), *args, *self.extra_args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ecs_local", "--endpoint", self.endpoint, "--state-dir", str(self.state_dir), *args, *self.extra_args],
+            command,
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
