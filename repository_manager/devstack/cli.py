@@ -10,14 +10,14 @@ from rich.table import Table
 
 from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
-from repository_manager.devstack.postgres import PostgresNotFound
+from repository_manager.devstack.postgres import PostgresError
 from repository_manager.settings import StackSettings
 
 dev_app = typer.Typer(
     help="Run the platform locally against the emulated AWS.", no_args_is_help=True
 )
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _settings() -> StackSettings:
@@ -34,7 +34,7 @@ def up() -> None:
     settings = _settings()
     try:
         stack.up(settings, console)
-    except (stack.StackError, PostgresNotFound) as error:
+    except (stack.StackError, PostgresError) as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
 

@@ -35,9 +35,13 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _base_env() -> dict[str, str]:
+def _base_env(settings: StackSettings) -> dict[str, str]:
+    """The few host variables a component needs, plus the stack's state dir, which tags every
+    process of this stack (``make status`` and the tests find strays by it)."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SSL_CERT_FILE", "AWS_CA_BUNDLE")
-    return {key: os.environ[key] for key in keep if key in os.environ}
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env["DAGSTER_ECS_STATE_DIR"] = str(settings.state_dir)
+    return env
 
 
 def aws_env(settings: StackSettings) -> dict[str, str]:
@@ -54,7 +58,7 @@ def aws_env(settings: StackSettings) -> dict[str, str]:
 
 def dagster_env(settings: StackSettings, postgres_password: str) -> dict[str, str]:
     return {
-        **_base_env(),
+        **_base_env(settings),
         **aws_env(settings),
         "DAGSTER_HOME": str(settings.dagster_home),
         "DAGSTER_POSTGRES_HOST": settings.host,
@@ -84,7 +88,7 @@ def emulator(settings: StackSettings) -> Component:
             "--port",
             str(settings.ports.emulator),
         ],
-        env={**_base_env(), "PYTHONUNBUFFERED": "1"},
+        env={**_base_env(settings), "PYTHONUNBUFFERED": "1"},
         port=settings.ports.emulator,
     )
 
@@ -95,7 +99,7 @@ def postgres_server(settings: StackSettings, binaries: postgres.PostgresBinaries
         argv=postgres.server_argv(
             binaries, settings.postgres_dir, settings.host, settings.ports.postgres
         ),
-        env=_base_env(),
+        env=_base_env(settings),
         port=settings.ports.postgres,
         user=postgres.server_user(),
         # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for every client to leave.

@@ -17,12 +17,26 @@ def _tail(path: Path, lines: int) -> tuple[list[str], int]:
 
 
 def follow(paths: dict[str, Path], *, lines: int, follow: bool) -> Iterator[tuple[str, str]]:
-    """Yields ``(component, line)``: the last ``lines`` of each file, then new lines as written."""
+    """Yields ``(component, line)``: the last ``lines`` of each file, then new lines as written.
+
+    The files are read when this is called, not on the first ``next``: whatever is written
+    afterwards counts as new.
+    """
     offsets: dict[str, int] = {}
+    history: list[tuple[str, str]] = []
     for name, path in paths.items():
         recent, offsets[name] = _tail(path, lines)
-        for line in recent:
-            yield name, line
+        history += [(name, line) for line in recent]
+    return _stream(paths, history, offsets, follow)
+
+
+def _stream(
+    paths: dict[str, Path],
+    history: list[tuple[str, str]],
+    offsets: dict[str, int],
+    follow: bool,
+) -> Iterator[tuple[str, str]]:
+    yield from history
     partial: dict[str, str] = dict.fromkeys(paths, "")
     while follow:
         grew = False

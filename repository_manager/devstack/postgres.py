@@ -15,13 +15,18 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 DB_NAME = "dagster"
 DB_USER = "dagster"
 UNPRIVILEGED_USER = "nobody"
 
 
-class PostgresNotFound(RuntimeError):
+class PostgresError(RuntimeError):
+    """PostgreSQL could not be set up; the message says what to do."""
+
+
+class PostgresNotFound(PostgresError):
     pass
 
 
@@ -70,6 +75,23 @@ def server_user() -> str | None:
     return UNPRIVILEGED_USER if os.geteuid() == 0 else None
 
 
+class DropPrivileges(TypedDict, total=False):
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def drop_privileges_kwargs(user: str | None) -> DropPrivileges:
+    """``subprocess`` arguments that run as ``user`` with its own group and no root groups.
+
+    ``user=`` alone keeps root's group, and group bits then deny what the "other" bits allow.
+    """
+    if user is None:
+        return DropPrivileges()
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def _grant_traverse(path: Path) -> None:
     """Lets the unprivileged server user reach ``path`` (adds o+x to the folders above it)."""
     for folder in [path, *path.parents]:
@@ -114,7 +136,8 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
         if user:
             _grant_traverse(postgres_dir)
             _chown_tree(data, user)
-            _chown_tree(pwfile, user)
+            entry = pwd.getpwnam(user)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         subprocess.run(
             [
                 binaries.initdb,
@@ -130,13 +153,16 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
             check=True,
             capture_output=True,
             text=True,
-            user=user,
+            **drop_privileges_kwargs(user),
         )
     except subprocess.CalledProcessError as error:
         shutil.rmtree(data, ignore_errors=True)
         secret_path.unlink(missing_ok=True)
         detail = (error.stderr or error.stdout or "").strip().splitlines()
-        raise RuntimeError(f"initdb failed: {detail[-1] if detail else error}") from error
+        raise PostgresError(
+            f"initdb failed: {detail[-1] if detail else error}; "
+            f"fix the cause, then run `make dev-reset`"
+        ) from error
     finally:
         pwfile.unlink(missing_ok=True)
     return password

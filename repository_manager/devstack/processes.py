@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from repository_manager.devstack.postgres import drop_privileges_kwargs
+
 
 @dataclass(frozen=True)
 class ProcessRecord:
@@ -79,7 +81,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            user=user,
+            **drop_privileges_kwargs(user),
         )
     record = ProcessRecord(
         name=name,

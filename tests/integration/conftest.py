@@ -31,7 +31,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):  # ty
             value = condition()
             if value:
                 return value
-        except Exception as error:  # noqa: BLE001 - retried until the deadline
+        except Exception as error:
             last_error = error
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")

@@ -1,0 +1,64 @@
+"""Runs the real ``dagster-ecs dev`` CLI against a private state dir and free ports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from tests.integration.conftest import REPO_ROOT, free_port
+
+CLI = str(Path(sys.executable).parent / "dagster-ecs")
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path
+    env: dict[str, str]
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CLI, "dev", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def port(self, name: str) -> int:
+        return int(self.env[f"DAGSTER_ECS_{name.upper()}_PORT"])
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port(name)}"
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process tagged with this stack's state dir (components and their children)."""
+        found = []
+        marker = str(self.state_dir)
+        for proc in psutil.process_iter():
+            try:
+                if proc.environ().get("DAGSTER_ECS_STATE_DIR") == marker:
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return found
+
+
+def make_stack(state_dir: Path, **overrides: str) -> LocalStack:
+    env = {
+        **os.environ,
+        "DAGSTER_ECS_STATE_DIR": str(state_dir),
+        "DAGSTER_ECS_EMULATOR_PORT": str(free_port()),
+        "DAGSTER_ECS_POSTGRES_PORT": str(free_port()),
+        "DAGSTER_ECS_CODE_SERVER_PORT": str(free_port()),
+        "DAGSTER_ECS_WEBSERVER_PORT": str(free_port()),
+        **overrides,
+    }
+    for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_HOME"):
+        env.pop(key, None)
+    return LocalStack(state_dir=state_dir, env=env)

@@ -1,0 +1,182 @@
+"""The local stack end to end: ``dagster-ecs dev up`` → a run through GraphQL → S3 and Postgres."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psutil
+import psycopg2
+import pytest
+
+from repository_manager.dagster_api import DagsterApi
+from tests.integration.conftest import wait_for
+from tests.integration.stack_fixtures import LocalStack, make_stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = make_stack(tmp_path_factory.mktemp("stack") / "state")
+    started = running.cli("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield running
+    finally:
+        running.cli("stop")
+    assert running.processes() == [], "processes left behind after `dev stop`"
+
+
+def _s3(stack: LocalStack):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def test_up_prints_progress_and_the_ui_url(stack: LocalStack) -> None:
+    status = stack.cli("status")
+    assert status.returncode == 0
+    for component in ("emulator", "postgres", "code-server", "webserver", "daemon"):
+        line = next(row for row in status.stdout.splitlines() if f" {component} " in row)
+        assert "healthy" in line, status.stdout
+
+
+def test_emulator_is_seeded(stack: LocalStack) -> None:
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-southeast-2"
+    )
+    endpoint = stack.url("emulator")
+    s3 = session.client("s3", endpoint_url=endpoint)
+    assert s3.get_bucket_versioning(Bucket="dagster-ecs-local")["Status"] == "Enabled"
+    secret = session.client("secretsmanager", endpoint_url=endpoint).get_secret_value(
+        SecretId="dagster-ecs/postgres"
+    )
+    credentials = json.loads(secret["SecretString"])
+    assert credentials["port"] == stack.port("postgres")
+    clusters = session.client("ecs", endpoint_url=endpoint).list_clusters()["clusterArns"]
+    assert any(arn.endswith("/dagster-ecs") for arn in clusters)
+    namespaces = session.client("servicediscovery", endpoint_url=endpoint).list_namespaces()
+    assert [ns["Name"] for ns in namespaces["Namespaces"]] == ["dagster.local"]
+    groups = session.client("logs", endpoint_url=endpoint).describe_log_groups()["logGroups"]
+    assert {"/ecs/dagster-ecs/webserver", "/ecs/dagster-ecs/main"} <= {
+        g["logGroupName"] for g in groups
+    }
+
+
+def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
+    stack: LocalStack,
+) -> None:
+    api = DagsterApi(stack.url("webserver"))
+    run_id = api.launch_run("main", "main_assets_job")
+    final = wait_for(
+        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+        timeout=120,
+        what="the run to finish",
+        interval=0.5,
+    )
+    assert final == "SUCCESS"
+
+    keys = [
+        obj["Key"] for obj in _s3(stack).list_objects_v2(Bucket="dagster-ecs-local")["Contents"]
+    ]
+    assets = [key for key in keys if key.startswith("repos/main/assets/")]
+    assert len(assets) >= 3, keys
+    assert all(key.startswith("repos/main/") for key in keys), keys
+    assert any(key.startswith("repos/main/logs/") and run_id in key for key in keys), keys
+
+    secret = (stack.state_dir / "postgres" / "password").read_text().strip()
+    with (
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=stack.port("postgres"),
+            user="dagster",
+            password=secret,
+            dbname="dagster",
+        ) as conn,
+        conn.cursor() as cursor,
+    ):
+        cursor.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+        assert cursor.fetchone() == ("SUCCESS",)
+
+
+def test_secrets_stay_private(stack: LocalStack) -> None:
+    password_file = stack.state_dir / "postgres" / "password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = password_file.read_text().strip()
+    for log in (stack.state_dir / "logs").glob("*.log"):
+        assert password not in log.read_text(errors="replace"), f"password leaked into {log}"
+
+
+def test_up_again_is_a_no_op_while_healthy(stack: LocalStack) -> None:
+    def component_pids() -> dict[str, int]:
+        records = (stack.state_dir / "run").glob("*.json")
+        return {path.stem: json.loads(path.read_text())["pid"] for path in records}
+
+    before = component_pids()
+    again = stack.cli("up")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert component_pids() == before
+    assert all(psutil.pid_exists(pid) for pid in before.values())
+
+
+def test_logs_of_one_component(stack: LocalStack) -> None:
+    shown = stack.cli("logs", "webserver", "--no-follow", "-n", "50")
+    assert shown.returncode == 0
+    assert shown.stdout.strip(), "no webserver log lines"
+    assert all(line.startswith("webserver") for line in shown.stdout.splitlines() if line)
+
+    unknown = stack.cli("logs", "nope", "--no-follow")
+    assert unknown.returncode == 2
+    assert "unknown component 'nope'" in unknown.stderr
+
+
+def test_port_in_use_fails_fast_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        blocked = make_stack(tmp_path / "state", DAGSTER_ECS_WEBSERVER_PORT=str(port))
+        result = blocked.cli("up", timeout=60)
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert f"port {port} for the webserver is already in use" in message
+    assert "DAGSTER_ECS_WEBSERVER_PORT" in message
+    assert blocked.processes() == []
+    assert not (tmp_path / "state" / "run").exists() or not any(
+        (tmp_path / "state" / "run").iterdir()
+    )
+
+
+def test_crashing_component_is_reported_and_rolled_back(tmp_path: Path) -> None:
+    """A PostgreSQL that dies at start: one line naming it and its log, nothing left running."""
+    from repository_manager.devstack.postgres import find_binaries
+
+    real = find_binaries()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "initdb").symlink_to(real.initdb)
+    broken = bindir / "postgres"
+    broken.write_text("#!/bin/sh\necho 'FATAL:  simulated start-up failure'\nexit 3\n")
+    broken.chmod(0o755)
+    tmp_path.chmod(0o755)
+    crashing = make_stack(tmp_path / "state", DAGSTER_ECS_PG_BINDIR=str(bindir))
+    result = crashing.cli("up", timeout=120)
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "postgres exited with code 3 during start-up" in message
+    assert "simulated start-up failure" in message
+    assert str(tmp_path / "state" / "logs" / "postgres.log") in message
+    assert crashing.processes() == []
+    assert "nothing was running" in crashing.cli("stop").stdout
