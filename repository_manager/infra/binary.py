@@ -27,3 +27,15 @@ def find_binary(preferred: str | None = None) -> str:
     raise InfraError(
         "neither tofu nor terraform is on PATH: install OpenTofu (or Terraform >= 1.6) first"
     )
+
+
+def unavailable_reason() -> str | None:
+    """Why infrastructure commands cannot run here (no binary or no provider mirror), or None."""
+    from repository_manager.infra.mirror import find_mirror
+
+    try:
+        find_binary()
+        find_mirror()
+    except InfraError as error:
+        return str(error)
+    return None

@@ -93,6 +93,7 @@ class InfraRunner:
         self.variables = dict(variables or {})
         self.stream = stream
         self.autoscaling_note: str | None = None
+        self._autoscaling_supported: bool | None = None
 
     @property
     def env_dir(self) -> Path:
@@ -139,7 +140,9 @@ class InfraRunner:
     def _emulator_has_autoscaling_tags(self) -> bool:
         from repository_manager.infra.emulator import autoscaling_tags_supported
 
-        supported = autoscaling_tags_supported(self.emulator_url)
+        if self._autoscaling_supported is not None:
+            return self._autoscaling_supported
+        supported = self._autoscaling_supported = autoscaling_tags_supported(self.emulator_url)
         if not supported:
             self.autoscaling_note = (
                 "emulator lacks application-autoscaling ListTagsForResource: "
@@ -246,6 +249,29 @@ class InfraRunner:
         result = self._run(["output", "-json", "-no-color"])
         values: dict[str, Any] = {k: v["value"] for k, v in json.loads(result.output).items()}
         return values
+
+    def validate(self) -> RunResult:
+        """``init -backend=false`` + ``validate``: no state, no credentials, no emulator."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.sync_config()
+        self._run(["init", "-backend=false", "-input=false", "-no-color"])
+        return self._run(["validate", "-no-color"])
+
+    def fmt_check(self) -> RunResult:
+        """``fmt -check -recursive`` on the source tree (not the copy)."""
+        completed = subprocess.run(
+            [self.binary, "fmt", "-check", "-recursive", "-no-color", str(self.infra_root)],
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise InfraError(
+                f"not formatted: {' '.join(completed.stdout.split())} "
+                f"(run `{Path(self.binary).name} fmt -recursive infrastructure`)"
+            )
+        return RunResult("fmt", 0, completed.stdout, 0.0)
 
     def graph(self) -> str:
         self._prepare()
