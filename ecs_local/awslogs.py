@@ -71,6 +71,10 @@ def ship(client: Any, target: AwsLogsTarget, path: str, offset: int, final: bool
     events: list[dict[str, Any]] = []
     size = 0
     for line in data.decode("utf-8", errors="replace").splitlines():
+        if not line:
+            # Docker's awslogs driver drops empty lines; CloudWatch rejects empty messages,
+            # and one would fail the whole batch.
+            continue
         events.append({"timestamp": now, "message": line})
         size += len(line) + 26
         if size >= MAX_BATCH_BYTES or len(events) >= MAX_BATCH_EVENTS:

@@ -31,6 +31,8 @@ for key in ("repos/a/x", "repos/b/x"):
         results[key] = "ok"
     except Exception as error:
         results[key] = type(error).__name__ + str(getattr(error, "response", {}).get("Error", {}))
+print("probe starting")
+print()  # an empty line: the awslogs driver drops it instead of failing the whole batch
 print(json.dumps({
     "env": {k: v for k, v in os.environ.items()},
     "task": get(meta + "/task"),
@@ -67,6 +69,7 @@ def _probe_output(env: EcsEnv, logs: object, td: str) -> dict:
     )["events"]
     lines = [e["message"] for e in events if e["message"].startswith("{")]
     assert lines, events
+    assert events[0]["message"] == "probe starting", events
     return {"task": stopped, **json.loads(lines[-1])}
 
 
