@@ -84,3 +84,26 @@ def seed(endpoint_url: str, spec: SeedSpec) -> dict[str, str]:
     _ensure_namespace(client("servicediscovery"), client("ec2"), spec)
     _ensure_log_groups(client("logs"), spec)
     return {"postgres_secret_arn": secret_arn}
+
+
+def ensure_role(
+    endpoint_url: str, region: str, name: str, trust: dict[str, Any], policy: dict[str, Any]
+) -> str:
+    """Creates (or updates the inline policy of) an IAM role; returns its ARN."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+    return str(arn)

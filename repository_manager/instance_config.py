@@ -27,11 +27,11 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
                 "postgres_db": {
                     # SQLAlchemy 2.1 maps postgresql:// to psycopg 3; the stack ships psycopg2.
                     "scheme": "postgresql+psycopg2",
-                    "hostname": {"env": "DAGSTER_POSTGRES_HOST"},
-                    "port": {"env": "DAGSTER_POSTGRES_PORT"},
-                    "username": {"env": "DAGSTER_POSTGRES_USER"},
-                    "password": {"env": "DAGSTER_POSTGRES_PASSWORD"},
-                    "db_name": {"env": "DAGSTER_POSTGRES_DB"},
+                    "hostname": {"env": "DAGSTER_PG_HOST"},
+                    "port": {"env": "DAGSTER_PG_PORT"},
+                    "username": {"env": "DAGSTER_PG_USER"},
+                    "password": {"env": "DAGSTER_PG_PASSWORD"},
+                    "db_name": {"env": "DAGSTER_PG_DB"},
                 }
             }
         },
@@ -42,6 +42,12 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
                 "bucket": {"env": "DAGSTER_S3_BUCKET"},
                 "prefix": {"env": "DAGSTER_COMPUTE_LOG_PREFIX"},
             },
+        },
+        # Each run is its own ECS task, configured from the launching (daemon) task's metadata.
+        "run_launcher": {
+            "module": "dagster_aws.ecs",
+            "class": "EcsRunLauncher",
+            "config": {"include_sidecars": False, "use_current_ecs_task_config": True},
         },
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",

@@ -69,3 +69,27 @@ def workspace_from_cloud_map(client: Any, namespace: str) -> str:
     return render_workspace(
         discover_locations(client, namespace, list_services(client, match["Id"]))
     )
+
+
+def write_workspace(text: str, output: str) -> None:
+    """Atomic, so a webserver and a daemon sharing a folder never read half a file."""
+    folder = os.path.dirname(os.path.abspath(output))
+    os.makedirs(folder, exist_ok=True)
+    temporary = f"{output}.{os.getpid()}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, output)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Render workspace.yaml from Cloud Map.")
+    parser.add_argument("--namespace", required=True, help="Cloud Map namespace name")
+    parser.add_argument("--output", required=True, help="where to write workspace.yaml")
+    args = parser.parse_args(argv)
+    write_workspace(workspace_from_cloud_map(cloud_map_client(), args.namespace), args.output)
+
+
+if __name__ == "__main__":
+    main()

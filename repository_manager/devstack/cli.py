@@ -48,16 +48,16 @@ def stop() -> None:
 @dev_app.command("status")
 def status() -> None:
     """Show what runs, on which port, and whether it is healthy."""
-    table = Table("component", "pid", "port", "state", "detail", "log")
+    table = Table("component", "pid", "port", "state", "detail", "logs")
     for row in stack.status(_settings()):
         colour = {"healthy": "green", "stopped": "dim"}.get(row.state, "red")
         table.add_row(
             row.name,
-            str(row.pid or "-"),
+            row.pid,
             str(row.port or "-"),
             f"[{colour}]{row.state}[/{colour}]",
             row.detail,
-            str(row.log_path),
+            row.log,
         )
     console.print(table)
 
@@ -65,20 +65,24 @@ def status() -> None:
 @dev_app.command("logs")
 def logs(
     component: Annotated[
-        str | None, typer.Argument(help=f"One of: {', '.join(components.ALL)}; all when omitted.")
+        str | None,
+        typer.Argument(help=f"One of: {', '.join(components.PROCESSES)}; all when omitted."),
     ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of history to show.")] = 20,
     no_follow: Annotated[bool, typer.Option("--no-follow", help="Print and exit.")] = False,
 ) -> None:
-    """Follow the logs of every component, or of one."""
+    """Follow the logs of the emulator, PostgreSQL and the ECS runtime, or of one of them.
+
+    The Dagster services log to CloudWatch Logs, as on AWS: `dagster-ecs logs SERVICE`.
+    """
     settings = _settings()
-    if component is not None and component not in components.ALL:
+    if component is not None and component not in components.PROCESSES:
         error_console.print(
             f"[red]error:[/red] unknown component {component!r}; choose one of: "
-            + ", ".join(components.ALL)
+            + ", ".join(components.PROCESSES)
         )
         raise typer.Exit(2)
-    names = [component] if component else list(components.ALL)
+    names = [component] if component else list(components.PROCESSES)
     paths = {name: stack.log_path(settings, name) for name in names}
     width = max(len(name) for name in names)
     try:

@@ -9,14 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository_manager.devstack import postgres
-from repository_manager.settings import LOCAL_BUCKET, MAIN_LOCATION, REGION, StackSettings
+from repository_manager.settings import REGION, StackSettings
 
 EMULATOR = "emulator"
 POSTGRES = "postgres"
-CODE_SERVER = "code-server"
-WEBSERVER = "webserver"
-DAEMON = "daemon"
-ALL = (EMULATOR, POSTGRES, CODE_SERVER, WEBSERVER, DAEMON)
+ECS_RUNTIME = "ecs-runtime"
+PROCESSES = (EMULATOR, POSTGRES, ECS_RUNTIME)
 
 
 @dataclass(frozen=True)
@@ -56,26 +54,6 @@ def aws_env(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def dagster_env(settings: StackSettings, postgres_password: str) -> dict[str, str]:
-    return {
-        **_base_env(settings),
-        **aws_env(settings),
-        "DAGSTER_HOME": str(settings.dagster_home),
-        "DAGSTER_POSTGRES_HOST": settings.host,
-        "DAGSTER_POSTGRES_PORT": str(settings.ports.postgres),
-        "DAGSTER_POSTGRES_USER": postgres.DB_USER,
-        "DAGSTER_POSTGRES_PASSWORD": postgres_password,
-        "DAGSTER_POSTGRES_DB": postgres.DB_NAME,
-        "DAGSTER_S3_BUCKET": LOCAL_BUCKET,
-        "DAGSTER_REPO_NAME": MAIN_LOCATION,
-        "DAGSTER_COMPUTE_LOG_PREFIX": f"repos/{MAIN_LOCATION}/logs",
-        "DAGS_DIR": str(settings.root / "dags" / MAIN_LOCATION),
-        "PYTHONUNBUFFERED": "1",
-        # Cloud Map names end in .local; gRPC's default c-ares resolver fails on them.
-        "GRPC_DNS_RESOLVER": "native",
-    }
-
-
 def emulator(settings: StackSettings) -> Component:
     return Component(
         name=EMULATOR,
@@ -107,49 +85,26 @@ def postgres_server(settings: StackSettings, binaries: postgres.PostgresBinaries
     )
 
 
-def dagster_components(settings: StackSettings, postgres_password: str) -> list[Component]:
-    env = dagster_env(settings, postgres_password)
-    workspace = str(settings.dagster_home / "workspace.yaml")
-    return [
-        Component(
-            name=CODE_SERVER,
-            argv=[
-                _bin("dagster"),
-                "code-server",
-                "start",
-                "-m",
-                "dagster_code.definitions",
-                "--location-name",
-                MAIN_LOCATION,
-                "-h",
-                settings.host,
-                "-p",
-                str(settings.ports.code_server),
-            ],
-            env=env,
-            port=settings.ports.code_server,
-            depends_on=(EMULATOR, POSTGRES),
-        ),
-        Component(
-            name=WEBSERVER,
-            argv=[
-                _bin("dagster-webserver"),
-                "-h",
-                settings.host,
-                "-p",
-                str(settings.ports.webserver),
-                "-w",
-                workspace,
-            ],
-            env=env,
-            port=settings.ports.webserver,
-            depends_on=(EMULATOR, POSTGRES),
-        ),
-        Component(
-            name=DAEMON,
-            argv=[_bin("dagster-daemon"), "run", "-w", workspace],
-            env=env,
-            port=None,
-            depends_on=(EMULATOR, POSTGRES),
-        ),
-    ]
+def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Component:
+    """The ECS agent + service scheduler: runs what the emulator's ECS API says should run."""
+    return Component(
+        name=ECS_RUNTIME,
+        argv=[
+            sys.executable,
+            "-m",
+            "ecs_local",
+            "--endpoint",
+            settings.emulator_url,
+            "--state-dir",
+            str(state_dir),
+            "--images",
+            str(images),
+            "--metadata-port",
+            "0",
+            "--region",
+            REGION,
+        ],
+        env={**_base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
+        port=None,
+        depends_on=(EMULATOR,),
+    )

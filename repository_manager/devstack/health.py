@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
+from pathlib import Path
 
 import requests
 
 from repository_manager.dagster_api import DagsterApi
 from repository_manager.devstack import components as c
-from repository_manager.devstack import postgres
+from repository_manager.devstack import postgres, processes
 from repository_manager.settings import MAIN_LOCATION, StackSettings
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 def emulator(settings: StackSettings) -> str | None:
@@ -43,10 +37,9 @@ def postgres_ready(settings: StackSettings, password: str) -> str | None:
     return None
 
 
-def code_server(settings: StackSettings) -> str | None:
-    if not _port_open(settings.host, settings.ports.code_server):
-        return "gRPC port not open"
-    return None
+def ecs_runtime(log_path: Path) -> str | None:
+    lines = processes.last_lines(log_path, 200)
+    return None if any("ecs_local ready" in line for line in lines) else "not ready yet"
 
 
 def webserver(settings: StackSettings) -> str | None:
@@ -72,14 +65,16 @@ def daemon(settings: StackSettings) -> str | None:
 
 
 def check(name: str, settings: StackSettings, password: str | None) -> str | None:
+    """Health of one supervised process of the stack."""
     if name == c.EMULATOR:
         return emulator(settings)
     if name == c.POSTGRES:
         return postgres_ready(settings, password or "")
-    if name == c.CODE_SERVER:
-        return code_server(settings)
-    if name == c.WEBSERVER:
-        return webserver(settings)
-    if name == c.DAEMON:
-        return daemon(settings)
+    if name == c.ECS_RUNTIME:
+        return ecs_runtime(settings.logs_dir / f"{c.ECS_RUNTIME}.log")
     raise ValueError(f"unknown component {name!r}")
+
+
+def dagster(settings: StackSettings) -> str | None:
+    """Health of the Dagster services: UI up, main location loaded, daemons heartbeating."""
+    return webserver(settings) or daemon(settings)

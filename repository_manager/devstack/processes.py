@@ -45,13 +45,11 @@ class ProcessRecord:
 
     def exit_code(self) -> int | None:
         """The exit code when this process is our own child that has ended, else None."""
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if pid == 0:
-            return None
-        return os.waitstatus_to_exitcode(status)
+        child = _children.get(self.pid)
+        return child.poll() if child is not None else None
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def record_path(run_dir: Path, name: str) -> Path:
@@ -83,6 +81,7 @@ def start(
             start_new_session=True,
             **drop_privileges_kwargs(user),
         )
+    _children[proc.pid] = proc
     record = ProcessRecord(
         name=name,
         pid=proc.pid,

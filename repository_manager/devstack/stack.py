@@ -1,21 +1,30 @@
-"""Starts, inspects and stops the local stack (``make dev``, ``make status``, ``make stop``)."""
+"""Starts, inspects and stops the local stack (``make dev``, ``make status``, ``make stop``).
+
+Three supervised processes — the emulator, PostgreSQL and the ECS runtime — and, on top, the
+platform's ECS services (code locations, webserver, daemon) deployed through the ECS API of the
+emulator with the same deploy code as AWS. The runtime makes those services really run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psutil
 from rich.console import Console
 
 from localstack.seed import SeedSpec, seed
-from repository_manager import instance_config
+from repository_manager import deploy
 from repository_manager.devstack import components as c
-from repository_manager.devstack import health, postgres, processes
+from repository_manager.devstack import health, local_platform, postgres, processes
 from repository_manager.settings import (
     CLUSTER_NAME,
     LOCAL_BUCKET,
@@ -27,11 +36,12 @@ from repository_manager.settings import (
 )
 
 START_TIMEOUT_S = 180.0
+DRAIN_TIMEOUT_S = 45.0
 PORT_VARIABLES = {
     c.EMULATOR: "DAGSTER_ECS_EMULATOR_PORT",
     c.POSTGRES: "DAGSTER_ECS_POSTGRES_PORT",
-    c.CODE_SERVER: "DAGSTER_ECS_CODE_SERVER_PORT",
-    c.WEBSERVER: "DAGSTER_ECS_WEBSERVER_PORT",
+    "code location": "DAGSTER_ECS_CODE_SERVER_PORT",
+    "webserver": "DAGSTER_ECS_WEBSERVER_PORT",
 }
 
 
@@ -42,19 +52,19 @@ class StackError(RuntimeError):
 @dataclass(frozen=True)
 class ComponentStatus:
     name: str
-    pid: int | None
+    pid: str
     port: int | None
     state: str
     detail: str
-    log_path: Path
+    log: str
 
 
 def _port_of(settings: StackSettings, name: str) -> int | None:
     return {
         c.EMULATOR: settings.ports.emulator,
         c.POSTGRES: settings.ports.postgres,
-        c.CODE_SERVER: settings.ports.code_server,
-        c.WEBSERVER: settings.ports.webserver,
+        "code location": settings.ports.code_server,
+        "webserver": settings.ports.webserver,
     }.get(name)
 
 
@@ -80,13 +90,13 @@ def check_ports_free(settings: StackSettings) -> None:
         assert port is not None
         if port in seen:
             raise StackError(
-                f"{name} and {seen[port]} are both set to port {port}; change {variable}"
+                f"the {name} and the {seen[port]} are both set to port {port}; change {variable}"
             )
         seen[port] = name
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind((settings.host, port))
+                sock.bind(("0.0.0.0", port))
             except OSError:
                 raise StackError(
                     f"port {port} for the {name} is already in use{_port_owner(port)}; "
@@ -97,7 +107,7 @@ def check_ports_free(settings: StackSettings) -> None:
 def running_components(settings: StackSettings) -> list[str]:
     return [
         name
-        for name in c.ALL
+        for name in c.PROCESSES
         if (record := processes.read(settings.run_dir, name)) is not None and record.is_running()
     ]
 
@@ -107,19 +117,48 @@ def _password(settings: StackSettings) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _write_dagster_files(settings: StackSettings) -> None:
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    (settings.dagster_home / "dagster.yaml").write_text(
-        instance_config.to_yaml(instance_config.instance_config())
+def _client(settings: StackSettings, service: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=settings.emulator_url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
-    workspace = instance_config.workspace_config(
-        [
-            instance_config.CodeLocationAddress(
-                MAIN_LOCATION, settings.host, settings.ports.code_server
+
+
+def _stop_signal(name: str) -> int:
+    # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for every client to leave.
+    return signal.SIGINT if name == c.POSTGRES else signal.SIGTERM
+
+
+def _crash_reason(settings: StackSettings, name: str) -> str:
+    record = processes.read(settings.run_dir, name)
+    code = record.exit_code() if record else None
+    path = log_path(settings, name)
+    tail = processes.last_lines(path)
+    cause = f": {tail[0].strip()}" if tail else ""
+    exited = f"{name} exited" + (f" with code {code}" if code is not None else "")
+    return f"{exited} during start-up{cause} (log: {path})"
+
+
+def _failed_task(settings: StackSettings) -> str | None:
+    """Why the first task of the stack that stopped with an error stopped, if any did."""
+    ecs = _client(settings, "ecs")
+    arns = ecs.list_tasks(cluster=CLUSTER_NAME, desiredStatus="STOPPED")["taskArns"]
+    if not arns:
+        return None
+    for task in ecs.describe_tasks(cluster=CLUSTER_NAME, tasks=arns[:100])["tasks"]:
+        codes = [k.get("exitCode") for k in task.get("containers", [])]
+        if task.get("stopCode") == "TaskFailedToStart" or any(x not in (0, None) for x in codes):
+            group = task.get("group", "").removeprefix("service:")
+            exit_codes = ", ".join(str(x) for x in codes if x is not None)
+            return (
+                f"{group} task stopped: {task.get('stoppedReason', 'unknown reason')}"
+                + (f" (exit code {exit_codes})" if exit_codes else "")
+                + f"; read its logs with `dagster-ecs logs {group}`"
             )
-        ]
-    )
-    (settings.dagster_home / "workspace.yaml").write_text(instance_config.to_yaml(workspace))
+    return None
 
 
 class _Starter:
@@ -128,6 +167,7 @@ class _Starter:
         self.console = console
         self.started: list[str] = []
         self.password: str | None = None
+        self.deployed = False
 
     def start(self, component: c.Component) -> None:
         processes.start(
@@ -142,6 +182,13 @@ class _Starter:
         self.started.append(component.name)
         self.console.print(f"  [dim]…[/dim] {component.name} starting")
 
+    def crashed(self) -> str | None:
+        for name in self.started:
+            record = processes.read(self.settings.run_dir, name)
+            if record is None or not record.is_running():
+                return _crash_reason(self.settings, name)
+        return None
+
     def wait_healthy(self, names: Sequence[str], timeout: float = START_TIMEOUT_S) -> None:
         began = time.monotonic()
         pending = list(names)
@@ -149,18 +196,9 @@ class _Starter:
         with self.console.status("") as status:
             while pending:
                 status.update(f"waiting for {', '.join(pending)}")
+                if (crash := self.crashed()) is not None:
+                    raise StackError(crash)
                 for name in list(pending):
-                    record = processes.read(self.settings.run_dir, name)
-                    if record is None or not record.is_running():
-                        code = record.exit_code() if record else None
-                        path = log_path(self.settings, name)
-                        tail = processes.last_lines(path)
-                        cause = f": {tail[0].strip()}" if tail else ""
-                        raise StackError(
-                            f"{name} exited"
-                            + (f" with code {code}" if code is not None else "")
-                            + f" during start-up{cause} (log: {path})"
-                        )
                     reason = health.check(name, self.settings, self.password)
                     if reason is None:
                         pending.remove(name)
@@ -181,49 +219,52 @@ class _Starter:
                 if pending:
                     time.sleep(0.2)
 
+    def deploy(self, platform: deploy.Platform) -> None:
+        def failed() -> str | None:
+            return self.crashed() or _failed_task(self.settings)
+
+        began = time.monotonic()
+        self.deployed = True
+        try:
+            deploy.deploy(
+                _client(self.settings, "ecs"),
+                _client(self.settings, "servicediscovery"),
+                platform,
+                timeout=START_TIMEOUT_S,
+                progress=lambda line: self.console.print(
+                    f"  [green]✓[/green] {line} ({time.monotonic() - began:.1f} s)"
+                    if line.endswith(": running")
+                    else f"  [dim]…[/dim] {line}"
+                ),
+                failed=failed,
+            )
+        except (RuntimeError, TimeoutError) as error:
+            raise StackError(str(error)) from None
+
+    def wait_dagster(self, timeout: float = START_TIMEOUT_S) -> None:
+        began = time.monotonic()
+        reason: str | None = "not checked"
+        with self.console.status("waiting for the Dagster UI, code location and daemon"):
+            while (reason := health.dagster(self.settings)) is not None:
+                if (failure := self.crashed() or _failed_task(self.settings)) is not None:
+                    raise StackError(failure)
+                if time.monotonic() - began > timeout:
+                    raise StackError(
+                        f"Dagster not healthy after {timeout:.0f} s ({reason}); "
+                        "read the logs with `dagster-ecs logs webserver` (or daemon, cl-main)"
+                    )
+                time.sleep(0.3)
+        self.console.print(
+            f"  [green]✓[/green] Dagster healthy: location {MAIN_LOCATION!r} loaded, daemons "
+            f"heartbeating ({time.monotonic() - began:.1f} s)"
+        )
+
     def rollback(self) -> None:
+        if self.deployed:
+            drain_services(self.settings, Console(quiet=True))
         for name in reversed(self.started):
             processes.stop(self.settings.run_dir, name, stop_signal=_stop_signal(name))
-
-
-def _stop_signal(name: str) -> int:
-    import signal
-
-    return signal.SIGINT if name == c.POSTGRES else signal.SIGTERM
-
-
-def up(settings: StackSettings, console: Console) -> None:
-    """Starts every component and returns once all are healthy; on failure stops what it started."""
-    running = running_components(settings)
-    if running:
-        if len(running) == len(c.ALL) and all(
-            health.check(name, settings, _password(settings)) is None for name in running
-        ):
-            console.print(f"already running: Dagster UI at {settings.webserver_url}")
-            return
-        raise StackError(
-            f"the stack is partly running ({', '.join(running)}); run `make stop` first"
-        )
-    check_ports_free(settings)
-    binaries = postgres.find_binaries()
-    starter = _Starter(settings, console)
-    try:
-        console.print(f"starting the local stack in {settings.state_dir}")
-        starter.password = postgres.ensure_cluster(binaries, settings.postgres_dir)
-        _write_dagster_files(settings)
-        starter.start(c.emulator(settings))
-        starter.start(c.postgres_server(settings, binaries))
-        starter.wait_healthy([c.EMULATOR, c.POSTGRES])
-        postgres.ensure_database(settings.host, settings.ports.postgres, starter.password)
-        seed(settings.emulator_url, seed_spec(settings, starter.password))
-        console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
-        for component in c.dagster_components(settings, starter.password):
-            starter.start(component)
-        starter.wait_healthy([c.CODE_SERVER, c.WEBSERVER, c.DAEMON])
-    except BaseException:
-        starter.rollback()
-        raise
-    console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
+        sweep_strays(self.settings)
 
 
 def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
@@ -241,17 +282,117 @@ def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
             "dbname": postgres.DB_NAME,
         },
         log_groups=tuple(
-            f"/ecs/dagster-ecs/{name}" for name in (c.WEBSERVER, c.DAEMON, MAIN_LOCATION)
+            f"/{local_platform.STACK_NAME}/{name}"
+            for name in ("webserver", "daemon", f"cl-{MAIN_LOCATION}")
         ),
     )
 
 
+def up(settings: StackSettings, console: Console) -> None:
+    """Starts every component and returns once all are healthy; on failure stops what it started."""
+    running = running_components(settings)
+    if running:
+        if len(running) == len(c.PROCESSES) and health.dagster(settings) is None:
+            console.print(f"already running: Dagster UI at {settings.webserver_url}")
+            return
+        raise StackError(
+            f"the stack is partly running ({', '.join(running)}); run `make stop` first"
+        )
+    check_ports_free(settings)
+    binaries = postgres.find_binaries()
+    starter = _Starter(settings, console)
+    try:
+        console.print(f"starting the local stack in {settings.state_dir}")
+        starter.password = postgres.ensure_cluster(binaries, settings.postgres_dir)
+        local_platform.build_platform_image(settings)
+        starter.start(c.emulator(settings))
+        starter.start(c.postgres_server(settings, binaries))
+        starter.wait_healthy([c.EMULATOR, c.POSTGRES])
+        postgres.ensure_database(settings.host, settings.ports.postgres, starter.password)
+        arns = seed(settings.emulator_url, seed_spec(settings, starter.password))
+        console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
+        starter.start(
+            c.ecs_runtime(
+                settings,
+                local_platform.ecs_state_dir(settings),
+                local_platform.images_file(settings),
+            )
+        )
+        starter.wait_healthy([c.ECS_RUNTIME])
+        platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
+        starter.deploy(platform)
+        starter.wait_dagster()
+    except BaseException:
+        starter.rollback()
+        raise
+    console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
+
+
+def drain_services(settings: StackSettings, console: Console) -> int:
+    """Deletes every service and stops every task through the ECS API; waits for the processes.
+
+    Returns how many tasks were stopped. Does nothing when the emulator is not answering.
+    """
+    if health.emulator(settings) is not None:
+        return 0
+    ecs = _client(settings, "ecs")
+    try:
+        service_arns = ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return 0
+    task_arns = ecs.list_tasks(cluster=CLUSTER_NAME)["taskArns"]
+    for arn in service_arns:
+        ecs.update_service(cluster=CLUSTER_NAME, service=arn, desiredCount=0)
+        ecs.delete_service(cluster=CLUSTER_NAME, service=arn, force=True)
+    for arn in task_arns:
+        ecs.stop_task(cluster=CLUSTER_NAME, task=arn, reason="make stop")
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    runtime_alive = c.ECS_RUNTIME in running_components(settings)
+    while task_arns and runtime_alive and time.monotonic() < deadline:
+        tasks = ecs.describe_tasks(cluster=CLUSTER_NAME, tasks=task_arns)["tasks"]
+        if all(task["lastStatus"] == "STOPPED" for task in tasks):
+            break
+        time.sleep(0.25)
+    if task_arns:
+        console.print(f"  stopped {len(task_arns)} ECS task(s) of {len(service_arns)} service(s)")
+    return len(task_arns)
+
+
+def _tagged_processes(settings: StackSettings) -> list[psutil.Process]:
+    """Processes carrying this stack's tag, except this CLI and its callers (which may carry
+    the same variable because the user set it to pick the state dir)."""
+    marker = str(settings.state_dir)
+    me = psutil.Process()
+    exempt = {me.pid, *(parent.pid for parent in me.parents())}
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid in exempt:
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if proc.environ().get("DAGSTER_ECS_STATE_DIR") == marker:
+                found.append(proc)
+    return found
+
+
+def sweep_strays(settings: StackSettings) -> int:
+    """Kills whatever process of this stack outlived an orderly stop (a last resort)."""
+    strays = _tagged_processes(settings)
+    for proc in strays:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(strays, timeout=5)
+    return len(strays)
+
+
 def stop(settings: StackSettings, console: Console) -> list[str]:
+    drain_services(settings, console)
     stopped = []
-    for name in reversed(c.ALL):
+    for name in reversed(c.PROCESSES):
         if processes.stop(settings.run_dir, name, stop_signal=_stop_signal(name)):
             stopped.append(name)
             console.print(f"  stopped {name}")
+    if strays := sweep_strays(settings):
+        console.print(f"  killed {strays} stray process(es)")
     if not stopped:
         console.print("nothing was running")
     return stopped
@@ -260,24 +401,60 @@ def stop(settings: StackSettings, console: Console) -> list[str]:
 def status(settings: StackSettings) -> list[ComponentStatus]:
     password = _password(settings)
     result = []
-    for name in c.ALL:
+    for name in c.PROCESSES:
         record = processes.read(settings.run_dir, name)
-        path = log_path(settings, name)
+        path = str(log_path(settings, name))
         port = _port_of(settings, name)
         if record is None:
-            result.append(ComponentStatus(name, None, port, "stopped", "", path))
+            result.append(ComponentStatus(name, "-", port, "stopped", "", path))
         elif not record.is_running():
-            result.append(ComponentStatus(name, record.pid, port, "crashed", "process ended", path))
+            result.append(ComponentStatus(name, str(record.pid), port, "crashed", "ended", path))
         else:
             reason = health.check(name, settings, password)
             state = "healthy" if reason is None else "unhealthy"
-            result.append(ComponentStatus(name, record.pid, port, state, reason or "", path))
+            result.append(ComponentStatus(name, str(record.pid), port, state, reason or "", path))
+    if health.emulator(settings) is None:
+        result += _service_statuses(settings)
     return result
+
+
+def _service_statuses(settings: StackSettings) -> list[ComponentStatus]:
+    ecs = _client(settings, "ecs")
+    try:
+        arns = ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+    if not arns:
+        return []
+    dagster = health.dagster(settings)
+    rows = []
+    for service in ecs.describe_services(cluster=CLUSTER_NAME, services=arns)["services"]:
+        name = service["serviceName"]
+        tasks = f"{service['runningCount']}/{service['desiredCount']} tasks"
+        port = _port_of(settings, "webserver" if name == "webserver" else "code location")
+        stable = deploy.is_stable(service)
+        healthy = stable and (dagster is None or name not in ("webserver", "daemon"))
+        rows.append(
+            ComponentStatus(
+                name=f"service {name}",
+                pid="-",
+                port=None if name == "daemon" else port,
+                state="healthy" if healthy else "unhealthy",
+                detail=tasks if healthy else f"{tasks}; {dagster or 'rolling out'}",
+                log=f"dagster-ecs logs {name}",
+            )
+        )
+    return rows
 
 
 def reset(settings: StackSettings, console: Console) -> None:
     """Stops the stack, wipes PostgreSQL and Dagster state (the emulator keeps none on disk)."""
     stop(settings, console)
-    for folder in (settings.postgres_dir, settings.dagster_home, settings.run_dir):
+    for folder in (
+        settings.postgres_dir,
+        settings.dagster_home,
+        settings.run_dir,
+        local_platform.ecs_state_dir(settings),
+    ):
         shutil.rmtree(folder, ignore_errors=True)
     console.print("  wiped PostgreSQL data, Dagster home and emulator state")

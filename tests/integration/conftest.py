@@ -34,7 +34,9 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):  # ty
         except Exception as error:
             last_error = error
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error})"
+    )
 
 
 @pytest.fixture(scope="session")

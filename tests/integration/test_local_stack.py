@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from repository_manager.dagster_api import DagsterApi
 from tests.integration.conftest import wait_for
-from tests.integration.stack_fixtures import LocalStack, make_stack
+from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +43,57 @@ def _s3(stack: LocalStack):  # type: ignore[no-untyped-def]
     )
 
 
-def test_up_prints_progress_and_the_ui_url(stack: LocalStack) -> None:
+def test_status_shows_processes_and_ecs_services_healthy(stack: LocalStack) -> None:
     status = stack.cli("status")
     assert status.returncode == 0
-    for component in ("emulator", "postgres", "code-server", "webserver", "daemon"):
-        line = next(row for row in status.stdout.splitlines() if f" {component} " in row)
-        assert "healthy" in line, status.stdout
+    rows = status.stdout.splitlines()
+    for component in (
+        "emulator",
+        "postgres",
+        "ecs-runtime",
+        "service cl-main",
+        "service webserver",
+        "service daemon",
+    ):
+        line = next(row for row in rows if f" {component} " in row)
+        assert " healthy " in line, status.stdout
+
+
+def test_dagster_services_run_as_ecs_tasks(stack: LocalStack) -> None:
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-southeast-2"
+    )
+    endpoint = stack.url("emulator")
+    ecs = session.client("ecs", endpoint_url=endpoint)
+    services = ecs.describe_services(
+        cluster="dagster-ecs", services=["cl-main", "webserver", "daemon"]
+    )["services"]
+    assert {s["serviceName"]: (s["runningCount"], s["desiredCount"]) for s in services} == {
+        "cl-main": (1, 1),
+        "webserver": (1, 1),
+        "daemon": (1, 1),
+    }
+    tasks = ecs.describe_tasks(
+        cluster="dagster-ecs", tasks=ecs.list_tasks(cluster="dagster-ecs")["taskArns"]
+    )["tasks"]
+    assert sorted(t["group"] for t in tasks) == [
+        "service:cl-main",
+        "service:daemon",
+        "service:webserver",
+    ]
+    assert all(t["lastStatus"] == "RUNNING" for t in tasks)
+    discovery = session.client("servicediscovery", endpoint_url=endpoint)
+    namespace = discovery.list_namespaces()["Namespaces"][0]
+    service = discovery.list_services(
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace["Id"]], "Condition": "EQ"}]
+    )["Services"][0]
+    instances = discovery.list_instances(ServiceId=service["Id"])["Instances"]
+    assert service["Name"] == "main"
+    assert [i["Attributes"]["AWS_INSTANCE_PORT"] for i in instances] == [
+        str(stack.port("code_server"))
+    ]
+    workspace = (stack.state_dir / "dagster_home" / "workspace.yaml").read_text()
+    assert instances[0]["Attributes"]["AWS_INSTANCE_IPV4"] in workspace
 
 
 def test_emulator_is_seeded(stack: LocalStack) -> None:
@@ -67,9 +113,7 @@ def test_emulator_is_seeded(stack: LocalStack) -> None:
     namespaces = session.client("servicediscovery", endpoint_url=endpoint).list_namespaces()
     assert [ns["Name"] for ns in namespaces["Namespaces"]] == ["dagster.local"]
     groups = session.client("logs", endpoint_url=endpoint).describe_log_groups()["logGroups"]
-    assert {"/ecs/dagster-ecs/webserver", "/ecs/dagster-ecs/main"} <= {
-        g["logGroupName"] for g in groups
-    }
+    assert {"/dagster-ecs/webserver", "/dagster-ecs/cl-main"} <= {g["logGroupName"] for g in groups}
 
 
 def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
@@ -92,6 +136,27 @@ def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
     assert len(assets) >= 3, keys
     assert all(key.startswith("repos/main/") for key in keys), keys
     assert any(key.startswith("repos/main/logs/") and run_id in key for key in keys), keys
+
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+    def stopped_run_tasks() -> list[dict]:  # type: ignore[type-arg]
+        arns = ecs.list_tasks(cluster="dagster-ecs", desiredStatus="STOPPED")["taskArns"]
+        if not arns:
+            return []
+        tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns, include=["TAGS"])["tasks"]
+        tag = {"key": "dagster/run_id", "value": run_id}
+        return [t for t in tasks if tag in t.get("tags", [])]
+
+    run_tasks = wait_for(stopped_run_tasks, timeout=60, what="the run's ECS task to stop")
+    assert len(run_tasks) == 1, run_tasks
+    assert run_tasks[0]["containers"][0]["exitCode"] == 0
+    assert run_tasks[0]["taskDefinitionArn"].split("/")[-1].startswith("run_main_")
 
     secret = (stack.state_dir / "postgres" / "password").read_text().strip()
     with (
@@ -130,14 +195,29 @@ def test_up_again_is_a_no_op_while_healthy(stack: LocalStack) -> None:
 
 
 def test_logs_of_one_component(stack: LocalStack) -> None:
-    shown = stack.cli("logs", "webserver", "--no-follow", "-n", "50")
+    shown = stack.cli("logs", "ecs-runtime", "--no-follow", "-n", "50")
     assert shown.returncode == 0
-    assert shown.stdout.strip(), "no webserver log lines"
-    assert all(line.startswith("webserver") for line in shown.stdout.splitlines() if line)
+    assert "ecs_local ready" in shown.stdout
+    assert all(line.startswith("ecs-runtime") for line in shown.stdout.splitlines() if line)
 
     unknown = stack.cli("logs", "nope", "--no-follow")
     assert unknown.returncode == 2
     assert "unknown component 'nope'" in unknown.stderr
+
+
+def test_service_logs_come_from_cloudwatch(stack: LocalStack) -> None:
+    env = {
+        **stack.env,
+        "AWS_ENDPOINT_URL": stack.url("emulator"),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "ap-southeast-2",
+    }
+    shown = subprocess.run(
+        [CLI, "logs", "webserver"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Serving dagster-webserver" in shown.stdout
 
 
 def test_port_in_use_fails_fast_and_starts_nothing(tmp_path: Path) -> None:

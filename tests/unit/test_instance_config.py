@@ -15,8 +15,8 @@ def test_instance_storage_is_postgres_through_psycopg2_with_env_references() -> 
     rendered = yaml.safe_load(to_yaml(instance_config()))
     db = rendered["storage"]["postgres"]["postgres_db"]
     assert db["scheme"] == "postgresql+psycopg2"
-    assert db["password"] == {"env": "DAGSTER_POSTGRES_PASSWORD"}
-    assert db["hostname"] == {"env": "DAGSTER_POSTGRES_HOST"}
+    assert db["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    assert db["hostname"] == {"env": "DAGSTER_PG_HOST"}
     assert "test" not in to_yaml(instance_config())
 
 
@@ -27,6 +27,15 @@ def test_compute_logs_go_to_the_bucket_under_the_location_prefix() -> None:
     assert logs["config"] == {
         "bucket": {"env": "DAGSTER_S3_BUCKET"},
         "prefix": {"env": "DAGSTER_COMPUTE_LOG_PREFIX"},
+    }
+
+
+def test_every_run_is_its_own_ecs_task() -> None:
+    launcher = instance_config()["run_launcher"]
+    assert launcher == {
+        "module": "dagster_aws.ecs",
+        "class": "EcsRunLauncher",
+        "config": {"include_sidecars": False, "use_current_ecs_task_config": True},
     }
 
 

@@ -35,6 +35,10 @@ SAMPLE = {
     "module_name": "dagster_code.definitions",
     "repo_name": "demo",
     "dags_dir": "dags/demo",
+    "db_port": "5432",
+    "grpc_port": "4000",
+    "webserver_port": "3000",
+    "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
 }
 
 
@@ -75,7 +79,13 @@ def test_code_location_carries_the_environment_contract() -> None:
     assert env["DAGSTER_REPO_NAME"] == "demo"
     assert env["DAGS_DIR"] == "dags/demo"
     assert env["DAGSTER_S3_BUCKET"] == "dagster-ecs-local"
-    assert "secrets" not in container
+    assert env["DAGSTER_COMPUTE_LOG_PREFIX"] == "repos/demo/logs"
+    # Sensors and schedules evaluate in the code server against the instance (Postgres):
+    # the database password is the one secret a code location gets.
+    assert container["secrets"] == [
+        {"name": "DAGSTER_PG_PASSWORD", "valueFrom": f"{SAMPLE['db_secret_arn']}:password::"}
+    ]
+    assert container["command"][-2:] == ["--location-name", "demo"]
 
 
 def test_missing_variable_is_named() -> None:

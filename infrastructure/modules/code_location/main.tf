@@ -16,6 +16,12 @@ locals {
     bucket             = var.bucket_name
     log_group          = aws_cloudwatch_log_group.this.name
     region             = var.region
+    grpc_port          = tostring(var.grpc_port)
+    db_host            = var.db_host
+    db_port            = tostring(var.db_port)
+    db_name            = var.db_name
+    db_user            = var.db_user
+    db_secret_arn      = var.db_secret_arn
   }))
 }
 

@@ -101,3 +101,29 @@ variable "log_retention_days" {
   type    = number
   default = 14
 }
+
+variable "grpc_port" {
+  type    = number
+  default = 4000
+}
+
+variable "db_host" {
+  type = string
+}
+
+variable "db_port" {
+  type    = number
+  default = 5432
+}
+
+variable "db_name" {
+  type = string
+}
+
+variable "db_user" {
+  type = string
+}
+
+variable "db_secret_arn" {
+  type = string
+}

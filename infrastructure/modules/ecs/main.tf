@@ -67,6 +67,9 @@ locals {
     execution_role_arn = aws_iam_role.execution.arn
     bucket             = var.bucket_name
     db_host            = var.db_host
+    db_port            = tostring(var.db_port)
+    webserver_port     = tostring(var.webserver_port)
+    workspace_file     = var.workspace_file
     db_name            = var.db_name
     db_user            = var.db_user
     db_secret_arn      = var.db_secret_arn

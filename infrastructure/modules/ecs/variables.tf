@@ -114,3 +114,19 @@ variable "deletion_protection" {
   type    = bool
   default = false
 }
+
+variable "db_port" {
+  type    = number
+  default = 5432
+}
+
+variable "webserver_port" {
+  type    = number
+  default = 3000
+}
+
+variable "workspace_file" {
+  description = "Where the container entrypoint renders the Cloud Map workspace."
+  type        = string
+  default     = "/opt/dagster/dagster_home/workspace.yaml"
+}

@@ -60,6 +60,7 @@ module "ecs" {
   bucket_name          = module.storage.bucket_name
   bucket_arn           = module.storage.bucket_arn
   db_host              = module.database.address
+  db_port              = module.database.port
   db_name              = module.database.database_name
   db_user              = module.database.username
   db_secret_arn        = module.database.secret_arn
@@ -95,4 +96,9 @@ module "code_location" {
   security_group_id    = module.network.security_group_ids.code_location
   assign_public_ip     = module.network.assign_public_ip
   autoscaling_enabled  = var.autoscaling_enabled
+  db_host              = module.database.address
+  db_port              = module.database.port
+  db_name              = module.database.database_name
+  db_user              = module.database.username
+  db_secret_arn        = module.database.secret_arn
 }

@@ -1,0 +1,137 @@
+"""The local counterpart of ``tofu apply``: the platform image, roles and network in the emulator.
+
+``make dev`` then deploys with the same :mod:`repository_manager.deploy` code as AWS; only the
+:class:`~repository_manager.deploy.Platform` values come from here instead of tofu's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from localstack.seed import ensure_role
+from repository_manager import iam, instance_config
+from repository_manager.deploy import Platform
+from repository_manager.devstack import postgres
+from repository_manager.settings import (
+    CLUSTER_NAME,
+    LOCAL_BUCKET,
+    MAIN_LOCATION,
+    NAMESPACE_NAME,
+    REGION,
+    StackSettings,
+)
+
+STACK_NAME = "dagster-ecs"
+PLATFORM_IMAGE = "dagster-ecs:local"
+
+
+def ecs_state_dir(settings: StackSettings) -> Path:
+    return settings.state_dir / "ecs"
+
+
+def images_file(settings: StackSettings) -> Path:
+    return ecs_state_dir(settings) / "images.json"
+
+
+def build_platform_image(settings: StackSettings) -> None:
+    """What ``docker build`` does for the platform image, for the local image store.
+
+    The image is the project's virtualenv with the same ENV and ENTRYPOINT as
+    ``docker/Dockerfile``: a Dagster home holding the instance's ``dagster.yaml``, and the
+    entrypoint that renders the workspace from Cloud Map.
+    """
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    (settings.dagster_home / "dagster.yaml").write_text(
+        instance_config.to_yaml(instance_config.instance_config())
+    )
+    image = {
+        "pattern": PLATFORM_IMAGE,
+        "root": sys.prefix,
+        "env": {
+            "DAGSTER_HOME": str(settings.dagster_home),
+            "PYTHONUNBUFFERED": "1",
+            # Tags every task process of this stack, so `make stop` can prove none is left.
+            "DAGSTER_ECS_STATE_DIR": str(settings.state_dir),
+        },
+        "workingDirectory": str(settings.root),
+        "entryPoint": [str(settings.root / "docker" / "entrypoint.sh")],
+    }
+    images_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    images_file(settings).write_text(json.dumps({"images": [image]}, indent=2))
+
+
+def _client(settings: StackSettings, service: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=settings.emulator_url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def _network(settings: StackSettings) -> tuple[list[str], list[str]]:
+    ec2 = _client(settings, "ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    groups = ec2.describe_security_groups(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+            {"Name": "group-name", "Values": ["default"]},
+        ]
+    )
+    return (
+        sorted(s["SubnetId"] for s in subnets["Subnets"])[:2],
+        [g["GroupId"] for g in groups["SecurityGroups"]],
+    )
+
+
+def local_platform(settings: StackSettings, db_secret_arn: str) -> Platform:
+    cluster_arn = _client(settings, "ecs").describe_clusters(clusters=[CLUSTER_NAME])["clusters"][
+        0
+    ]["clusterArn"]
+
+    def role(name: str, policy: dict[str, Any]) -> str:
+        return ensure_role(
+            settings.emulator_url, REGION, f"{STACK_NAME}-{name}", iam.ECS_TASKS_TRUST, policy
+        )
+
+    location_roles = {
+        MAIN_LOCATION: role(
+            f"cl-{MAIN_LOCATION}", iam.code_location_policy(LOCAL_BUCKET, MAIN_LOCATION)
+        )
+    }
+    execution = role("execution", iam.execution_policy(db_secret_arn))
+    webserver = role("webserver", iam.webserver_policy(LOCAL_BUCKET))
+    daemon = role(
+        "daemon",
+        iam.daemon_policy(LOCAL_BUCKET, cluster_arn, [execution, *location_roles.values()]),
+    )
+    subnets, security_groups = _network(settings)
+    return Platform(
+        stack_name=STACK_NAME,
+        cluster=CLUSTER_NAME,
+        region=REGION,
+        image=PLATFORM_IMAGE,
+        bucket=LOCAL_BUCKET,
+        execution_role_arn=execution,
+        webserver_role_arn=webserver,
+        daemon_role_arn=daemon,
+        location_role_arns=location_roles,
+        db_host=settings.host,
+        db_port=settings.ports.postgres,
+        db_name=postgres.DB_NAME,
+        db_user=postgres.DB_USER,
+        db_secret_arn=db_secret_arn,
+        namespace=NAMESPACE_NAME,
+        subnets=subnets,
+        security_groups=security_groups,
+        webserver_port=settings.ports.webserver,
+        grpc_port=settings.ports.code_server,
+        workspace_file=str(settings.dagster_home / "workspace.yaml"),
+    )
