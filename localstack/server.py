@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import threading
+from typing import Any
 
 DEFAULT_REGION = "ap-southeast-2"
 
@@ -31,11 +32,12 @@ def serve(host: str, port: int, ecs_hook: bool = True) -> None:
     )
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    app: Any = moto_app
     if ecs_hook:
         from ecs_local.emulator_hook import install
 
-        app = install(app)
+        app = install(moto_app)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
