@@ -46,6 +46,22 @@ BACKOFF_MAX = 60.0
 STABLE_AFTER = 10.0
 
 
+def host_ports(task_definition: dict[str, Any]) -> set[int]:
+    """The host ports a task holds while it is not STOPPED.
+
+    Tasks share the host's network here (no ENI per task), so placement works as ECS's does on
+    one EC2 instance in host mode: a task is not started while its host ports are held, and a
+    rolling update of a port-bound service needs minimumHealthyPercent below 100.
+    """
+    ports = set()
+    for container in task_definition.get("containerDefinitions", []):
+        for mapping in container.get("portMappings", []):
+            port = mapping.get("hostPort") or mapping.get("containerPort")
+            if port:
+                ports.add(int(port))
+    return ports
+
+
 def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
 
@@ -679,6 +695,12 @@ class Controller:
                 if local is not None and local.status in ("STOPPING", "STOPPED"):
                     continue
                 by_service.setdefault(key, []).append(snap_task)
+        held_ports = {
+            port
+            for task in self.tasks.values()
+            if task.status != "STOPPED"
+            for port in host_ports(task.task_definition)
+        }
         for key in set(by_service) | set(services):
             service = services.get(key) or {"status": "MISSING", "deployments": []}
             views = []
@@ -699,7 +721,8 @@ class Controller:
             if any(v.healthy and now - v.started_at >= STABLE_AFTER for v in views):
                 failures = 0
             self.backoff[skey] = (failures, not_before)
-            plan = plan_service(service, views, may_start=now >= not_before)
+            placeable = not (self._service_host_ports(service, definitions) & held_ports)
+            plan = plan_service(service, views, may_start=now >= not_before and placeable)
             for arn, reason in plan.stop:
                 if arn in self.tasks:
                     self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
@@ -728,6 +751,15 @@ class Controller:
                     log.warning("registering %s failed: %s", local.id, error)
         self._flush_logs(now)
         self._report(service_reports)
+
+    @staticmethod
+    def _service_host_ports(
+        service: dict[str, Any], definitions: dict[str, dict[str, Any]]
+    ) -> set[int]:
+        primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+        if primary is None or primary["taskDefinition"] not in definitions:
+            return set()
+        return host_ports(definitions[primary["taskDefinition"]])
 
     def _start_service_task(self, service: dict[str, Any], now: float) -> None:
         primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
