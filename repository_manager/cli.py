@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from repository_manager.deploy_cli import deploy
+from repository_manager.devstack.cli import dev_app
+from repository_manager.infra.cli import cost, infra_app
+from repository_manager.logs import logs_command
+
 app = typer.Typer(
     name="dagster-ecs",
     help="Dagster on AWS ECS Fargate, and its local emulation.",
@@ -11,14 +16,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Sub-command groups register here, one line each.
-from repository_manager.infra.cli import cost, infra_app  # noqa: E402
-
+app.add_typer(dev_app, name="dev")
+app.command("deploy")(deploy)
+app.command("logs")(logs_command)
 app.add_typer(infra_app, name="infra")
 app.command("cost")(cost)
-from repository_manager.devstack.cli import dev_app  # noqa: E402
-
-app.add_typer(dev_app, name="dev")
-from repository_manager.logs import logs_command  # noqa: E402
-
-app.command("logs")(logs_command)

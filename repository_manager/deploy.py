@@ -46,6 +46,8 @@ class Platform:
     cpu: int = 256
     memory: int = 512
     assign_public_ip: bool = False
+    minimum_healthy_percent: int = 100
+    maximum_percent: int = 200
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,24 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
 _COMPARED = ("containerDefinitions", "cpu", "memory", "taskRoleArn", "executionRoleArn")
 
 
-def _same_definition(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    def normalise(definition: dict[str, Any]) -> dict[str, Any]:
-        return {key: definition.get(key) for key in _COMPARED}
+def _covers(existing: Any, wanted: Any) -> bool:
+    """Whether ``existing`` holds everything ``wanted`` says (ECS fills in defaults we never set,
+    such as ``volumesFrom: []``, so equality would see a change on every deploy)."""
+    if isinstance(wanted, dict):
+        return isinstance(existing, dict) and all(
+            _covers(existing.get(key), value) for key, value in wanted.items()
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(existing, list)
+            and len(existing) == len(wanted)
+            and all(_covers(e, w) for e, w in zip(existing, wanted, strict=True))
+        )
+    return bool(existing == wanted)
 
-    return normalise(existing) == normalise(wanted)
+
+def _same_definition(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(_covers(existing.get(key), wanted.get(key)) for key in _COMPARED)
 
 
 def register_if_changed(ecs: Any, definition: dict[str, Any]) -> tuple[str, bool]:
@@ -202,7 +217,10 @@ def apply_service(
                     "assignPublicIp": "ENABLED" if platform.assign_public_ip else "DISABLED",
                 }
             },
-            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+            deploymentConfiguration={
+                "minimumHealthyPercent": platform.minimum_healthy_percent,
+                "maximumPercent": platform.maximum_percent,
+            },
             serviceRegistries=[{"registryArn": registry_arn}] if registry_arn else [],
         )
         return "created"

@@ -22,12 +22,14 @@ from repository_manager.settings import (
     LOCAL_BUCKET,
     MAIN_LOCATION,
     NAMESPACE_NAME,
+    POSTGRES_SECRET_NAME,
     REGION,
     StackSettings,
 )
 
 STACK_NAME = "dagster-ecs"
 PLATFORM_IMAGE = "dagster-ecs:local"
+PLATFORM_IMAGE_PATTERN = "dagster-ecs:*"
 
 
 def ecs_state_dir(settings: StackSettings) -> Path:
@@ -50,7 +52,7 @@ def build_platform_image(settings: StackSettings) -> None:
         instance_config.to_yaml(instance_config.instance_config())
     )
     image = {
-        "pattern": PLATFORM_IMAGE,
+        "pattern": PLATFORM_IMAGE_PATTERN,
         "root": sys.prefix,
         "env": {
             "DAGSTER_HOME": str(settings.dagster_home),
@@ -91,7 +93,14 @@ def _network(settings: StackSettings) -> tuple[list[str], list[str]]:
     )
 
 
-def local_platform(settings: StackSettings, db_secret_arn: str) -> Platform:
+def db_secret_arn(settings: StackSettings) -> str:
+    secret = _client(settings, "secretsmanager").describe_secret(SecretId=POSTGRES_SECRET_NAME)
+    return str(secret["ARN"])
+
+
+def local_platform(
+    settings: StackSettings, db_secret_arn: str, image: str = PLATFORM_IMAGE
+) -> Platform:
     cluster_arn = _client(settings, "ecs").describe_clusters(clusters=[CLUSTER_NAME])["clusters"][
         0
     ]["clusterArn"]
@@ -117,7 +126,7 @@ def local_platform(settings: StackSettings, db_secret_arn: str) -> Platform:
         stack_name=STACK_NAME,
         cluster=CLUSTER_NAME,
         region=REGION,
-        image=PLATFORM_IMAGE,
+        image=image,
         bucket=LOCAL_BUCKET,
         execution_role_arn=execution,
         webserver_role_arn=webserver,
@@ -134,4 +143,8 @@ def local_platform(settings: StackSettings, db_secret_arn: str) -> Platform:
         webserver_port=settings.ports.webserver,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),
+        # Tasks share the host's network here, so a port-bound task must stop before its
+        # replacement can bind (on Fargate each task has its own ENI and 100/200 applies).
+        minimum_healthy_percent=0,
+        maximum_percent=100,
     )

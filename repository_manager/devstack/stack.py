@@ -328,6 +328,19 @@ def up(settings: StackSettings, console: Console) -> None:
     console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
 
 
+def redeploy(settings: StackSettings, console: Console, image: str) -> None:
+    """``dagster-ecs deploy`` against the local stack: new revisions where anything changed."""
+    if c.ECS_RUNTIME not in running_components(settings) or health.emulator(settings):
+        raise StackError("the local stack is not running; start it with `make dev`")
+    starter = _Starter(settings, console)
+    starter.password = _password(settings)
+    platform = local_platform.local_platform(
+        settings, local_platform.db_secret_arn(settings), image=image
+    )
+    starter.deploy(platform)
+    starter.wait_dagster()
+
+
 def drain_services(settings: StackSettings, console: Console) -> int:
     """Deletes every service and stops every task through the ECS API; waits for the processes.
 

@@ -220,6 +220,66 @@ def test_service_logs_come_from_cloudwatch(stack: LocalStack) -> None:
     assert "Serving dagster-webserver" in shown.stdout
 
 
+def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
+    unchanged = subprocess.run(
+        [CLI, "deploy"], env=stack.env, capture_output=True, text=True, timeout=300
+    )
+    assert unchanged.returncode == 0, unchanged.stderr
+    for service in ("cl-main", "webserver", "daemon"):
+        assert f"{service}: unchanged" in unchanged.stdout
+
+    rolled = subprocess.run(
+        [CLI, "deploy", "--image", "dagster-ecs:v2"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert "cl-main: updated (task definition dagster-ecs-cl-main:2, new revision)" in (
+        rolled.stdout
+    )
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    services = ecs.describe_services(
+        cluster="dagster-ecs", services=["cl-main", "webserver", "daemon"]
+    )["services"]
+    for service in services:
+        assert service["taskDefinition"].endswith(":2"), service["taskDefinition"]
+        assert service["runningCount"] == 1
+        image = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])[
+            "taskDefinition"
+        ]["containerDefinitions"][0]["image"]
+        assert image == "dagster-ecs:v2"
+
+    api = DagsterApi(stack.url("webserver"))
+    assert api.location_statuses() == {"main": "LOADED"}
+    run_id = api.launch_run("main", "main_assets_job")
+    final = wait_for(
+        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+        timeout=120,
+        what="a run after the rollout",
+        interval=0.5,
+    )
+    assert final == "SUCCESS"
+
+
+def test_deploy_without_a_stack_is_a_clear_error(tmp_path: Path) -> None:
+    idle = make_stack(tmp_path / "state")
+    result = subprocess.run(
+        [CLI, "deploy"], env=idle.env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: the local stack is not running; start it with `make dev`"
+    )
+
+
 def test_port_in_use_fails_fast_and_starts_nothing(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
