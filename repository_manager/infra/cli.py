@@ -88,6 +88,23 @@ def destroy(
         _fail(error)
 
 
+@infra_app.command()
+def topology(
+    output: Annotated[
+        str, typer.Option("--output", help="Markdown file to write.")
+    ] = "docs/topology.md",
+) -> None:
+    """Regenerate the topology diagram (mermaid) from the modules' dependency graph."""
+    from pathlib import Path
+
+    from repository_manager.infra.topology import generate
+
+    try:
+        typer.echo(f"wrote {generate(Path(output))}")
+    except InfraError as error:
+        _fail(error)
+
+
 def cost(
     code_location: Annotated[
         list[str] | None,

@@ -7,13 +7,14 @@ resource "aws_db_subnet_group" "this" {
   subnet_ids = var.subnet_ids
 }
 
-#checkov:skip=CKV_AWS_157:Multi-AZ doubles the instance cost; Dagster tolerates a short outage for 2-3 users.
-#checkov:skip=CKV_AWS_118:Enhanced monitoring needs a role and costs CloudWatch ingestion; basic metrics suffice.
-#checkov:skip=CKV_AWS_353:Performance Insights is not worth the cost at this size.
-#checkov:skip=CKV_AWS_354:Performance Insights is off (see CKV_AWS_353).
-#checkov:skip=CKV2_AWS_30:The default parameter group; PostgreSQL logs are exported to CloudWatch (enabled_cloudwatch_logs_exports).
-#checkov:skip=CKV2_AWS_60:Copying tags to snapshots is on; this check misreads the default.
 resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_293:Deletion protection is var.deletion_protection: on for envs/aws, off for the disposable emulator env.
+  #checkov:skip=CKV_AWS_157:Multi-AZ doubles the instance cost; Dagster tolerates a short outage for 2-3 users.
+  #checkov:skip=CKV_AWS_118:Enhanced monitoring needs a role and costs CloudWatch ingestion; basic metrics suffice.
+  #checkov:skip=CKV_AWS_353:Performance Insights is not worth the cost at this size.
+  #checkov:skip=CKV_AWS_354:Performance Insights is off (see CKV_AWS_353).
+  #checkov:skip=CKV2_AWS_30:The default parameter group; PostgreSQL logs are exported to CloudWatch (enabled_cloudwatch_logs_exports).
+  #checkov:skip=CKV2_AWS_60:Copying tags to snapshots is on; this check misreads the default.
   identifier                          = var.name
   engine                              = "postgres"
   engine_version                      = var.engine_version

@@ -1,6 +1,6 @@
 # Optional shared DAG storage mounted by tasks at /opt/dagster/dags.
-#checkov:skip=CKV_AWS_184:AWS-managed key for EFS; a CMK costs 1 USD/month.
 resource "aws_efs_file_system" "this" {
+  #checkov:skip=CKV_AWS_184:AWS-managed key for EFS; a CMK costs 1 USD/month.
   creation_token   = var.name
   encrypted        = true
   performance_mode = "generalPurpose"

@@ -19,42 +19,49 @@ locals {
 }
 
 resource "aws_security_group" "alb" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-alb"
   description = "Dagster ALB: HTTP(S) from the allowed CIDRs"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "webserver" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-webserver"
   description = "Dagster webserver tasks: only from the ALB"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "daemon" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-daemon"
   description = "Dagster daemon task: no inbound"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "run" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-run"
   description = "Dagster run tasks: no inbound"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "code_location" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-code-location"
   description = "Dagster code locations: gRPC from webserver, daemon and runs"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "rds" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-rds"
   description = "PostgreSQL: only from Dagster tasks"
   vpc_id      = aws_vpc.this.id
 }
 
 resource "aws_security_group" "efs" {
+  #checkov:skip=CKV2_AWS_5:Attached in the ecs, database, efs and code_location modules, which this check cannot follow.
   name        = "${var.name}-efs"
   description = "EFS: NFS only from Dagster tasks"
   vpc_id      = aws_vpc.this.id

@@ -8,11 +8,11 @@ locals {
   layout = toset(["repos/", "system/", "temp/", "dags/"])
 }
 
-#checkov:skip=CKV_AWS_18:Access logging would need a second bucket; S3 data events are not needed for 2-3 users.
-#checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the bucket holds rebuildable artefacts.
-#checkov:skip=CKV_AWS_145:SSE-S3 (AES256) instead of a KMS CMK, which costs 1 USD/month plus requests.
-#checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications.
 resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Access logging would need a second bucket; S3 data events are not needed for 2-3 users.
+  #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage cost; the bucket holds rebuildable artefacts.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) instead of a KMS CMK, which costs 1 USD/month plus requests.
+  #checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
 }
@@ -89,8 +89,8 @@ resource "aws_iam_user" "s3" {
   name  = "${var.name}-s3"
 }
 
-#checkov:skip=CKV_AWS_40:The user exists only to hold this one bucket-scoped policy; a group adds nothing.
 resource "aws_iam_user_policy" "s3" {
+  #checkov:skip=CKV_AWS_40:The user exists only to hold this one bucket-scoped policy; a group adds nothing.
   count  = var.create_s3_user ? 1 : 0
   name   = "bucket-access"
   user   = aws_iam_user.s3[0].name
@@ -115,9 +115,9 @@ resource "aws_iam_access_key" "s3" {
   user  = aws_iam_user.s3[0].name
 }
 
-#checkov:skip=CKV2_AWS_57:An IAM access key cannot be rotated by a Secrets Manager rotation without a Lambda; rotate by tainting aws_iam_access_key.
-#checkov:skip=CKV_AWS_149:The default aws/secretsmanager key; a CMK costs 1 USD/month.
 resource "aws_secretsmanager_secret" "s3" {
+  #checkov:skip=CKV2_AWS_57:An IAM access key cannot be rotated by a Secrets Manager rotation without a Lambda; rotate by tainting aws_iam_access_key.
+  #checkov:skip=CKV_AWS_149:The default aws/secretsmanager key; a CMK costs 1 USD/month.
   count                   = var.create_s3_user ? 1 : 0
   name                    = "${var.name}/s3-access-key"
   recovery_window_in_days = var.secret_recovery_window_days

@@ -1,0 +1,264 @@
+"""The full stack on the emulator: offline init, apply, plan = no changes, destroy = nothing left.
+
+Also proves that the task definitions tofu registers equal the ones the Python deployer registers
+from the same templates and inputs, and that registering repos/{name}/config.yml adds a code
+location on the next apply. Everything lives in a temp work dir; nothing is written to the tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from repository_manager.infra.binary import unavailable_reason
+from repository_manager.infra.runner import REPO_ROOT, InfraRunner
+from repository_manager.infra.task_definitions import render_task_definition, template_variables
+
+pytestmark = pytest.mark.integration
+
+# Fields DescribeTaskDefinition adds or normalises that are not part of the registered input.
+_GENERATED = {
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "registeredAt",
+    "registeredBy",
+    "requiresAttributes",
+    "compatibilities",
+    "deregisteredAt",
+}
+
+
+@pytest.fixture(scope="module")
+def iac() -> None:
+    reason = unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def clients(url: str) -> dict[str, Any]:
+    kwargs = {
+        "endpoint_url": url,
+        "region_name": "ap-southeast-2",
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
+    names = [
+        "ec2",
+        "ecs",
+        "rds",
+        "elbv2",
+        "s3",
+        "iam",
+        "ecr",
+        "efs",
+        "servicediscovery",
+        "secretsmanager",
+        "logs",
+    ]
+    return {name: boto3.client(name, **kwargs) for name in names}  # type: ignore[call-overload]
+
+
+def comparable(task_definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in task_definition.items() if k not in _GENERATED}
+
+
+def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path) -> None:
+    name = f"tf{uuid.uuid4().hex[:6]}"
+    bucket = f"{name}-bucket"
+    aws = clients(emulator)
+    runner = InfraRunner(
+        "local",
+        work_dir=tmp_path / "work",
+        emulator_url=emulator,
+        stream=False,
+        variables={
+            "name": name,
+            "bucket_name": bucket,
+            "enable_nat": True,
+            "enable_efs": True,
+            "create_s3_user": True,
+        },
+    )
+    tree_before = sorted(
+        p.name for p in (REPO_ROOT / "infrastructure" / "envs" / "local").iterdir()
+    )
+
+    runner.init()
+    destroyed = False
+    try:
+        first = runner.apply()
+        assert "Apply complete!" in first.output
+        vpc_ids = [
+            v["VpcId"]
+            for v in aws["ec2"].describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name]}])[
+                "Vpcs"
+            ]
+        ]
+        assert len(vpc_ids) == 1
+
+        # Registering a repository adds its code location on the next apply.
+        aws["s3"].put_object(Bucket=bucket, Key="repos/sales/config.yml", Body=b"memory: 1024\n")
+        second = runner.apply()
+        assert 'module.stack.module.code_location["sales"]' in second.output
+
+        plan = runner.plan()
+        assert plan.returncode == 0, plan.output  # -detailed-exitcode: 0 = no changes
+
+        # --- resources exist
+        cluster = aws["ecs"].describe_clusters(clusters=[name])["clusters"][0]
+        assert cluster["status"] == "ACTIVE"
+        assert set(cluster.get("capacityProviders", [])) == {"FARGATE", "FARGATE_SPOT"}
+        services = {
+            arn.rsplit("/", 1)[1] for arn in aws["ecs"].list_services(cluster=name)["serviceArns"]
+        }
+        assert services == {"webserver", "daemon", "cl-main", "cl-sales"}
+        (db,) = aws["rds"].describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+        assert (db["DBInstanceClass"], db["Engine"], db["PubliclyAccessible"]) == (
+            "db.t3.micro",
+            "postgres",
+            False,
+        )
+        assert "MasterUserSecret" in db
+        assert [
+            lb["LoadBalancerName"]
+            for lb in aws["elbv2"].describe_load_balancers()["LoadBalancers"]
+            if lb["LoadBalancerName"] == name
+        ] == [name]
+        keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=bucket)["Contents"]}
+        assert {"repos/", "system/", "temp/", "dags/"} <= keys
+        assert aws["s3"].get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"][
+            "BlockPublicAcls"
+        ]
+        assert aws["s3"].get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        policy = aws["iam"].get_role_policy(RoleName=f"{name}-cl-sales", PolicyName="repo-sales")
+        resources = json.dumps(policy["PolicyDocument"])
+        assert f"arn:aws:s3:::{bucket}/repos/sales/*" in resources
+        assert "repos/main" not in resources
+        assert aws["ecr"].describe_repositories(repositoryNames=[name])["repositories"]
+        assert aws["efs"].describe_file_systems(CreationToken=name)["FileSystems"]
+        namespaces = [n["Name"] for n in aws["servicediscovery"].list_namespaces()["Namespaces"]]
+        assert f"{name}.internal" in namespaces
+
+        # --- tofu's task definitions == the deployer's, for the same inputs
+        outputs = runner.outputs()["stack"]
+        arns = outputs["task_definition_arns"]
+        registered_by_python: list[str] = []
+        common = {
+            "image": "dagster-ecs:local",
+            "cpu": "256",
+            "memory": "512",
+            "region": "ap-southeast-2",
+            "execution_role_arn": f"arn:aws:iam::123456789012:role/{name}-execution",
+            "bucket": bucket,
+            "db_host": db["Endpoint"]["Address"],
+            "db_port": "5432",
+            "db_name": "dagster",
+            "db_user": "dagster",
+            "db_secret_arn": db["MasterUserSecret"]["SecretArn"],
+            "service_namespace": f"{name}.internal",
+            "webserver_port": "3000",
+            "grpc_port": "4000",
+            "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
+        }
+        cases = {
+            "webserver": (
+                "webserver",
+                {
+                    "family": f"{name}-webserver",
+                    "log_group": f"/{name}/webserver",
+                    "task_role_arn": f"arn:aws:iam::123456789012:role/{name}-webserver",
+                },
+            ),
+            "code_location:sales": (
+                "code_location",
+                {
+                    "family": f"{name}-cl-sales",
+                    "log_group": f"/{name}/code-locations/sales",
+                    "task_role_arn": f"arn:aws:iam::123456789012:role/{name}-cl-sales",
+                    "module_name": "dagster_code.definitions",
+                    "repo_name": "sales",
+                    "dags_dir": "dags/sales",
+                    "memory": "1024",
+                },
+            ),
+        }
+        try:
+            for key, (template, specific) in cases.items():
+                values = {**common, **specific}
+                variables = {k: values[k] for k in template_variables(template)}
+                kwargs = render_task_definition(template, variables)
+                ours = aws["ecs"].register_task_definition(**kwargs)["taskDefinition"]
+                registered_by_python.append(ours["taskDefinitionArn"])
+                theirs = aws["ecs"].describe_task_definition(taskDefinition=arns[key])[
+                    "taskDefinition"
+                ]
+                assert comparable(ours) == comparable(theirs), key
+        finally:
+            for arn in registered_by_python:
+                aws["ecs"].deregister_task_definition(taskDefinition=arn)
+
+        # --- destroy leaves nothing
+        # Deregister: every version of config.yml goes, or the versioned bucket is not empty.
+        versions = aws["s3"].list_object_versions(Bucket=bucket, Prefix="repos/sales/")
+        for entry in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+            aws["s3"].delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+        runner.destroy()
+        destroyed = True
+        assert not aws["ec2"].describe_vpcs(Filters=[{"Name": "vpc-id", "Values": vpc_ids}])["Vpcs"]
+        assert not [
+            c
+            for c in aws["ecs"].describe_clusters(clusters=[name])["clusters"]
+            if c["status"] == "ACTIVE"
+        ]
+        assert not [
+            d
+            for d in aws["rds"].describe_db_instances()["DBInstances"]
+            if d["DBInstanceIdentifier"] == name
+        ]
+        assert not [
+            lb
+            for lb in aws["elbv2"].describe_load_balancers()["LoadBalancers"]
+            if lb["LoadBalancerName"] == name
+        ]
+        assert bucket not in {b["Name"] for b in aws["s3"].list_buckets()["Buckets"]}
+        assert not [r for r in aws["iam"].list_roles()["Roles"] if r["RoleName"].startswith(name)]
+        assert not [u for u in aws["iam"].list_users()["Users"] if u["UserName"].startswith(name)]
+        assert not [
+            r
+            for r in aws["ecr"].describe_repositories()["repositories"]
+            if r["repositoryName"] == name
+        ]
+        assert not aws["efs"].describe_file_systems(CreationToken=name)["FileSystems"]
+        assert f"{name}.internal" not in [
+            n["Name"] for n in aws["servicediscovery"].list_namespaces()["Namespaces"]
+        ]
+        assert not [
+            s
+            for s in aws["secretsmanager"].list_secrets()["SecretList"]
+            if s["Name"].startswith(name)
+        ]
+        assert not aws["logs"].describe_log_groups(logGroupNamePrefix=f"/{name}/")["logGroups"]
+        for arn in arns.values():
+            status = aws["ecs"].describe_task_definition(taskDefinition=arn)["taskDefinition"][
+                "status"
+            ]
+            assert status == "INACTIVE"
+
+        tree_after = sorted(
+            p.name for p in (REPO_ROOT / "infrastructure" / "envs" / "local").iterdir()
+        )
+        assert tree_after == tree_before
+    finally:
+        if not destroyed:  # leave the shared emulator clean for the other tests
+            with contextlib.suppress(Exception):
+                runner.destroy()
