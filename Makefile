@@ -6,9 +6,16 @@ BIN := $(VENV)/bin
 DAGSTER_ECS := $(BIN)/dagster-ecs
 INSTALLED := $(VENV)/.installed
 C ?=
+ENV ?= local
+TOFU ?=
+AUTO_APPROVE ?=
+IMAGE ?= dagster-ecs:local
+SERVICE ?= webserver
+INFRA_FLAGS = --env $(ENV) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev stop status dev-logs dev-reset test test-unit test-integration lint format bench install
+.PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
+	lint format bench install infra-init infra-plan infra-apply infra-destroy cost
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,11 +39,35 @@ stop: ## Stop every process of the local stack
 status: $(INSTALLED) ## What runs, on which port, healthy or not
 	$(DAGSTER_ECS) dev status
 
-dev-logs: $(INSTALLED) ## Follow all logs, or one component's: make dev-logs C=webserver
+dev-logs: $(INSTALLED) ## Follow the emulator/postgres/ecs-runtime logs: make dev-logs C=ecs-runtime
 	$(DAGSTER_ECS) dev logs $(C)
 
 dev-reset: $(INSTALLED) ## Wipe PostgreSQL and emulator state, then start again
 	$(DAGSTER_ECS) dev reset
+
+deploy: $(INSTALLED) ## New task definition revisions and rolling updates: make deploy IMAGE=dagster-ecs:v2
+	$(DAGSTER_ECS) deploy --image $(IMAGE)
+
+LOCAL_AWS = AWS_ENDPOINT_URL=http://127.0.0.1:$${DAGSTER_ECS_EMULATOR_PORT:-4566} \
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=ap-southeast-2
+
+logs: $(INSTALLED) ## A service's logs from CloudWatch Logs: make logs SERVICE=cl-main [ENV=aws]
+	$(if $(filter local,$(ENV)),$(LOCAL_AWS)) $(DAGSTER_ECS) logs $(SERVICE)
+
+infra-init: $(INSTALLED) ## tofu init (ENV=local|aws; TOFU=tofu|terraform)
+	$(DAGSTER_ECS) infra init $(INFRA_FLAGS)
+
+infra-plan: $(INSTALLED) ## tofu plan (ENV=local|aws)
+	$(DAGSTER_ECS) infra plan $(INFRA_FLAGS)
+
+infra-apply: $(INSTALLED) ## tofu apply (ENV=aws asks unless AUTO_APPROVE=1)
+	$(DAGSTER_ECS) infra apply $(INFRA_FLAGS)
+
+infra-destroy: $(INSTALLED) ## tofu destroy (ENV=aws asks unless AUTO_APPROVE=1)
+	$(DAGSTER_ECS) infra destroy $(INFRA_FLAGS)
+
+cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
+	$(DAGSTER_ECS) cost
 
 test: $(INSTALLED) ## Unit and integration tests
 	$(BIN)/pytest -q tests/unit tests/integration
