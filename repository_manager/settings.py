@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 REGION = "ap-southeast-2"
 LOCAL_BUCKET = "dagster-ecs-local"
 CLUSTER_NAME = "dagster-ecs"
-NAMESPACE_NAME = "dagster.local"
+# Same name as tofu gives it (not `.local`: gRPC's default resolver fails on those names).
+NAMESPACE_NAME = "dagster-ecs.internal"
 POSTGRES_SECRET_NAME = "dagster-ecs/postgres"
 MAIN_LOCATION = "main"
 

@@ -111,7 +111,7 @@ def test_emulator_is_seeded(stack: LocalStack) -> None:
     clusters = session.client("ecs", endpoint_url=endpoint).list_clusters()["clusterArns"]
     assert any(arn.endswith("/dagster-ecs") for arn in clusters)
     namespaces = session.client("servicediscovery", endpoint_url=endpoint).list_namespaces()
-    assert [ns["Name"] for ns in namespaces["Namespaces"]] == ["dagster.local"]
+    assert [ns["Name"] for ns in namespaces["Namespaces"]] == ["dagster-ecs.internal"]
     groups = session.client("logs", endpoint_url=endpoint).describe_log_groups()["logGroups"]
     assert {"/dagster-ecs/webserver", "/dagster-ecs/cl-main"} <= {g["logGroupName"] for g in groups}
 

@@ -20,7 +20,7 @@ def _platform(**overrides: object) -> Platform:
         "db_name": "dagster",
         "db_user": "dagster",
         "db_secret_arn": "arn:aws:secretsmanager:ap-southeast-2:1:secret:s",
-        "namespace": "dagster.local",
+        "namespace": "dagster-ecs.internal",
         "subnets": ["s"],
         "security_groups": ["g"],
         **overrides,
