@@ -470,7 +470,7 @@ def _cold(work: Path, notes: list[str]) -> dict[str, Any]:
     return {"make_dev_to_ui_s": seconds, "git_clone_s": clone_s, "commit": head}
 
 
-def _dagster_dev_round(work: Path, index: int, measure: bool) -> dict[str, Any]:
+def _dagster_dev_round(work: Path, index: int, measure: bool, notes: list[str]) -> dict[str, Any]:
     emulator = Emulator()
     dev = DagsterDev(emulator.url, work / f"dagster-dev-{index}")
     try:
@@ -483,7 +483,9 @@ def _dagster_dev_round(work: Path, index: int, measure: bool) -> dict[str, Any]:
         out_left = dev.stop()
         emulator.close()
         if out_left:
-            print(f"  dagster dev: killed {out_left} leftover processes", file=sys.stderr)
+            notes.append(
+                f"dagster dev {index}: {out_left} processes outlived SIGTERM to its group, killed"
+            )
 
 
 def _stack_round(work: Path, index: int, measure: bool, notes: list[str]) -> dict[str, Any]:
@@ -518,7 +520,7 @@ def run(quick: bool = False, cold: bool | None = None) -> dict[str, Any]:
             print(f"round {index + 1}/{repetitions}: dagster-ecs dev up", file=sys.stderr)
             stack_rounds.append(_stack_round(work, index, index == 0, notes))
             print(f"round {index + 1}/{repetitions}: dagster dev", file=sys.stderr)
-            reference_rounds.append(_dagster_dev_round(work, index, index == 0))
+            reference_rounds.append(_dagster_dev_round(work, index, index == 0, notes))
             load.append(os.getloadavg()[0])
         cold_result = None
         if cold:

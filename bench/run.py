@@ -121,6 +121,13 @@ def render_readme(
         result = results.get(name)
         files = [f"[{name}.{ext}]({name}.{ext})" for ext in ("json", "md")]
         where = entry.get("machine", {})
+        if not entry and result is not None:
+            path = RESULTS / f"{name}.json"
+            stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else None
+            entry = {
+                "status": "not run by bench.run",
+                "date": stamp.isoformat(timespec="seconds") if stamp else "-",
+            }
         summary_rows.append(
             (
                 name,
@@ -185,6 +192,11 @@ def read_results(names: Sequence[str]) -> dict[str, Any]:
     return found
 
 
+def write_readme(names: Sequence[str], manifest: Mapping[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "README.md").write_text(render_readme(names, manifest, read_results(names)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     available = discover()
     parser = argparse.ArgumentParser(description="Run the benchmarks and write bench/results/.")
@@ -194,7 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer repetitions, skip the slowest parts"
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="only rewrite README.md from the results files"
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        write_readme(available, load_manifest())
+        return 0
     unknown = sorted(set(args.only or []) - set(available))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(available)}")
@@ -219,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (RESULTS / "README.md").write_text(render_readme(available, manifest, read_results(available)))
+    write_readme(available, manifest)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

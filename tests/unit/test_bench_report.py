@@ -172,7 +172,7 @@ def test_readme_lists_every_module_with_its_command_and_figures(tmp_path: Path) 
     assert "2 CPU, 23.4 GB, Python 3.11.7" in readme
     assert "1/2 pass" in readme
     assert "| dev | start_s | 1.50 |" in readme
-    assert "| ecs | not run |" in readme
+    assert "| ecs | not run |" in readme  # no results file in this call
     assert "| infra | failed | RuntimeError: boom |" in readme
 
 
