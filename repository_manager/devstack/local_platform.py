@@ -67,7 +67,8 @@ def build_platform_image(settings: StackSettings) -> None:
     images_file(settings).write_text(json.dumps({"images": [image]}, indent=2))
 
 
-def _client(settings: StackSettings, service: str) -> Any:
+def emulator_client(settings: StackSettings, service: str) -> Any:
+    """A boto3 client of the local stack's emulator (its keys name no real account)."""
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=settings.emulator_url,
@@ -78,7 +79,7 @@ def _client(settings: StackSettings, service: str) -> Any:
 
 
 def _network(settings: StackSettings) -> tuple[list[str], list[str]]:
-    ec2 = _client(settings, "ec2")
+    ec2 = emulator_client(settings, "ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
     groups = ec2.describe_security_groups(
@@ -94,16 +95,18 @@ def _network(settings: StackSettings) -> tuple[list[str], list[str]]:
 
 
 def db_secret_arn(settings: StackSettings) -> str:
-    secret = _client(settings, "secretsmanager").describe_secret(SecretId=POSTGRES_SECRET_NAME)
+    secret = emulator_client(settings, "secretsmanager").describe_secret(
+        SecretId=POSTGRES_SECRET_NAME
+    )
     return str(secret["ARN"])
 
 
 def local_platform(
     settings: StackSettings, db_secret_arn: str, image: str = PLATFORM_IMAGE
 ) -> Platform:
-    cluster_arn = _client(settings, "ecs").describe_clusters(clusters=[CLUSTER_NAME])["clusters"][
-        0
-    ]["clusterArn"]
+    cluster_arn = emulator_client(settings, "ecs").describe_clusters(clusters=[CLUSTER_NAME])[
+        "clusters"
+    ][0]["clusterArn"]
 
     def role(name: str, policy: dict[str, Any]) -> str:
         return ensure_role(

@@ -15,9 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
 import psutil
 from rich.console import Console
 
@@ -117,16 +115,6 @@ def _password(settings: StackSettings) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _client(settings: StackSettings, service: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=settings.emulator_url,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 def _stop_signal(name: str) -> int:
     # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for every client to leave.
     return signal.SIGINT if name == c.POSTGRES else signal.SIGTERM
@@ -144,7 +132,7 @@ def _crash_reason(settings: StackSettings, name: str) -> str:
 
 def _failed_task(settings: StackSettings) -> str | None:
     """Why the first task of the stack that stopped with an error stopped, if any did."""
-    ecs = _client(settings, "ecs")
+    ecs = local_platform.emulator_client(settings, "ecs")
     arns = ecs.list_tasks(cluster=CLUSTER_NAME, desiredStatus="STOPPED")["taskArns"]
     if not arns:
         return None
@@ -227,8 +215,8 @@ class _Starter:
         self.deployed = True
         try:
             deploy.deploy(
-                _client(self.settings, "ecs"),
-                _client(self.settings, "servicediscovery"),
+                local_platform.emulator_client(self.settings, "ecs"),
+                local_platform.emulator_client(self.settings, "servicediscovery"),
                 platform,
                 timeout=START_TIMEOUT_S,
                 progress=lambda line: self.console.print(
@@ -348,7 +336,7 @@ def drain_services(settings: StackSettings, console: Console) -> int:
     """
     if health.emulator(settings) is not None:
         return 0
-    ecs = _client(settings, "ecs")
+    ecs = local_platform.emulator_client(settings, "ecs")
     try:
         service_arns = ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]
     except ecs.exceptions.ClusterNotFoundException:
@@ -432,7 +420,7 @@ def status(settings: StackSettings) -> list[ComponentStatus]:
 
 
 def _service_statuses(settings: StackSettings) -> list[ComponentStatus]:
-    ecs = _client(settings, "ecs")
+    ecs = local_platform.emulator_client(settings, "ecs")
     try:
         arns = ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]
     except ecs.exceptions.ClusterNotFoundException:
