@@ -18,7 +18,12 @@ SERVER = (
     "import signal, sys, time; signal.signal(signal.SIGUSR1, lambda *a: sys.exit(3)); "
     "print('up', flush=True); time.sleep(600)"
 )
-STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+# Ignores SIGTERM, then reports healthy: a test stops it only once the handler is in place.
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open('ignoring-sigterm', 'w').close(); time.sleep(600)"
+)
+READY = {"command": ["CMD-SHELL", "test -f ignoring-sigterm"], "interval": 1, "retries": 3}
 
 
 def _app(command: str, **extra: object) -> dict[str, object]:
@@ -100,12 +105,16 @@ def test_rolling_update_never_drops_below_minimum_healthy(ecs_env: EcsEnv) -> No
 
 def test_run_task_and_stop_task_with_stop_timeout(ecs_env: EcsEnv) -> None:
     td = ecs_env.register("once", [_app(SERVER, stopTimeout=30)])
-    stubborn_td = ecs_env.register("stubborn", [_app(STUBBORN, stopTimeout=1)])
+    stubborn_td = ecs_env.register("stubborn", [_app(STUBBORN, stopTimeout=1, healthCheck=READY)])
     task = ecs_env.run_task(td)
     assert task["lastStatus"] == "PROVISIONING"
     stubborn = ecs_env.run_task(stubborn_td)
     running = ecs_env.wait_status(task["taskArn"], "RUNNING")
-    ecs_env.wait_status(stubborn["taskArn"], "RUNNING")
+    wait_for(
+        lambda: ecs_env.describe([stubborn["taskArn"]])[0].get("healthStatus") == "HEALTHY",
+        20,
+        "the stubborn task to ignore SIGTERM",
+    )
     assert psutil.pid_exists(_pid(running))
     assert ecs_env.ecs.list_tasks(cluster=ecs_env.cluster)["taskArns"]
 
