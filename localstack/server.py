@@ -36,7 +36,9 @@ def serve(host: str, port: int, ecs_hook: bool = True) -> None:
     app: Any = moto_app
     if ecs_hook:
         from ecs_local.emulator_hook import install
+        from localstack import shims
 
+        shims.install()
         app = install(moto_app)
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -56,7 +58,7 @@ def main() -> None:
     parser.add_argument(
         "--no-ecs-hook",
         action="store_true",
-        help="plain moto: no ECS runtime hook and no moto shims (reference for benchmarks/tests)",
+        help="plain moto: no ECS runtime hook, no shims (the reference for benchmarks and tests)",
     )
     args = parser.parse_args()
     serve(args.host, args.port, ecs_hook=not args.no_ecs_hook)

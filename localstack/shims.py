@@ -1,0 +1,65 @@
+"""Gaps of the emulator outside ECS, filled in the moto process (ECS gaps: ecs_local.moto_shims).
+
+Each shim names the upstream behaviour it replaces and has a test that shows plain moto still
+behaves that way (tests/integration/test_emulator_shims.py), so an upgrade that fixes the gap
+shows up there.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+_installed = False
+
+
+def _autoscaling_tags() -> None:
+    """moto 5.2.5's application-autoscaling has no TagResource / UntagResource /
+    ListTagsForResource: it answers HTTP 500. The AWS provider reads tags after creating every
+    scalable target, so without these ``tofu apply`` of a scaled ECS service fails."""
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    tags: dict[str, dict[str, str]] = {}
+    lock = threading.Lock()
+    register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def list_tags_for_resource(self: Any) -> str:
+        with lock:
+            return json.dumps({"Tags": dict(tags.get(self._get_param("ResourceARN"), {}))})
+
+    def tag_resource(self: Any) -> str:
+        with lock:
+            tags.setdefault(self._get_param("ResourceARN"), {}).update(
+                self._get_param("Tags") or {}
+            )
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        with lock:
+            resource = tags.get(self._get_param("ResourceARN"), {})
+            for key in self._get_param("TagKeys") or []:
+                resource.pop(key, None)
+        return "{}"
+
+    def register_scalable_target(self: Any) -> str:
+        body: str = register(self)
+        if self._get_param("Tags"):
+            with lock:
+                tags.setdefault(json.loads(body)["ScalableTargetARN"], {}).update(
+                    self._get_param("Tags")
+                )
+        return body
+
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _autoscaling_tags()
+    _installed = True

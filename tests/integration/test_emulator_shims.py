@@ -1,0 +1,63 @@
+"""localstack.shims: the corrected behaviour on the project's emulator, the upstream behaviour on
+a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap shows up here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.integration.test_ecs_local_shims import plain_emulator
+
+__all__ = ["plain_emulator"]
+
+
+def _autoscaling(url: str) -> Any:
+    return boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "application-autoscaling", endpoint_url=url, config=Config(retries={"max_attempts": 1})
+    )
+
+
+def _register(client: Any, resource: str, **kwargs: Any) -> str:
+    """A scalable target needs an ECS service to scale."""
+    ecs = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "ecs", endpoint_url=client.meta.endpoint_url
+    )
+    ecs.create_cluster(clusterName="c")
+    definition = ecs.register_task_definition(
+        family=resource,
+        containerDefinitions=[{"name": "app", "image": "python:3.11", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="c", serviceName=resource, taskDefinition=definition, desiredCount=0)
+    return str(
+        client.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/c/{resource}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=1,
+            MaxCapacity=2,
+            **kwargs,
+        )["ScalableTargetARN"]
+    )
+
+
+def test_scalable_target_tags_round_trip(emulator: str) -> None:
+    client = _autoscaling(emulator)
+    arn = _register(client, "tagged", Tags={"team": "data"})
+    assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "data"}
+    client.tag_resource(ResourceARN=arn, Tags={"cost": "dagster"})
+    client.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"cost": "dagster"}
+    untagged = _register(client, "untagged")
+    assert client.list_tags_for_resource(ResourceARN=untagged)["Tags"] == {}
+
+
+def test_plain_moto_cannot_list_scalable_target_tags(plain_emulator: str) -> None:
+    client = _autoscaling(plain_emulator)
+    arn = _register(client, "tagged")
+    with pytest.raises(ClientError) as error:
+        client.list_tags_for_resource(ResourceARN=arn)
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
