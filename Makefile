@@ -15,7 +15,7 @@ INFRA_FLAGS = --env $(ENV) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true y
 
 .DEFAULT_GOAL := help
 .PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
-	lint format bench install infra-init infra-plan infra-apply infra-destroy cost
+	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,15 @@ infra-destroy: $(INSTALLED) ## tofu destroy (ENV=aws asks unless AUTO_APPROVE=1)
 
 cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
 	$(DAGSTER_ECS) cost
+
+# checkov pins many libraries, so it lives in its own venv. Every finding is fixed or skipped in
+# the HCL with `#checkov:skip=CKV_...:reason` inside the resource block.
+.venv-tools/bin/checkov:
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet "checkov==3.3.30"
+
+infra-lint: .venv-tools/bin/checkov ## Static security scan of infrastructure/ (checkov)
+	.venv-tools/bin/checkov -d infrastructure --framework terraform --quiet --compact --skip-download
 
 test: $(INSTALLED) ## Unit and integration tests
 	$(BIN)/pytest -q tests/unit tests/integration
