@@ -105,7 +105,7 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
                 "module_name": "dagster_code.definitions",
                 "repo_name": name,
                 "dags_dir": f"dags/{name}",
-                "log_group": log_group(platform, f"cl-{name}"),
+                "log_group": log_group(platform, f"code-locations/{name}"),
             },
             cloud_map_name=name,
         )

@@ -271,7 +271,7 @@ def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
         },
         log_groups=tuple(
             f"/{local_platform.STACK_NAME}/{name}"
-            for name in ("webserver", "daemon", f"cl-{MAIN_LOCATION}")
+            for name in ("webserver", "daemon", f"code-locations/{MAIN_LOCATION}")
         ),
     )
 

@@ -64,6 +64,7 @@ def clients(url: str) -> dict[str, Any]:
         "servicediscovery",
         "secretsmanager",
         "logs",
+        "application-autoscaling",
     ]
     return {name: boto3.client(name, **kwargs) for name in names}  # type: ignore[call-overload]
 
@@ -146,6 +147,12 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         assert "repos/main" not in resources
         assert aws["ecr"].describe_repositories(repositoryNames=[name])["repositories"]
         assert aws["efs"].describe_file_systems(CreationToken=name)["FileSystems"]
+        scaled = aws["application-autoscaling"].describe_scalable_targets(ServiceNamespace="ecs")
+        assert {
+            (t["ResourceId"], t["MinCapacity"], t["MaxCapacity"])
+            for t in scaled["ScalableTargets"]
+            if t["ResourceId"].startswith(f"service/{name}/")
+        } >= {(f"service/{name}/webserver", 1, 2), (f"service/{name}/cl-main", 1, 2)}
         namespaces = [n["Name"] for n in aws["servicediscovery"].list_namespaces()["Namespaces"]]
         assert f"{name}.internal" in namespaces
 

@@ -113,7 +113,9 @@ def test_emulator_is_seeded(stack: LocalStack) -> None:
     namespaces = session.client("servicediscovery", endpoint_url=endpoint).list_namespaces()
     assert [ns["Name"] for ns in namespaces["Namespaces"]] == ["dagster-ecs.internal"]
     groups = session.client("logs", endpoint_url=endpoint).describe_log_groups()["logGroups"]
-    assert {"/dagster-ecs/webserver", "/dagster-ecs/cl-main"} <= {g["logGroupName"] for g in groups}
+    assert {"/dagster-ecs/webserver", "/dagster-ecs/code-locations/main"} <= {
+        g["logGroupName"] for g in groups
+    }
 
 
 def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(

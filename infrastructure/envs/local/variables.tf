@@ -9,14 +9,16 @@ variable "region" {
   default = "ap-southeast-2"
 }
 
+# Not "dagster-ecs": `make dev` seeds that name in the same emulator, and a tofu destroy must
+# never touch the running dev stack.
 variable "name" {
   type    = string
-  default = "dagster-ecs"
+  default = "dagster-ecs-tf"
 }
 
 variable "bucket_name" {
   type    = string
-  default = "dagster-ecs-local"
+  default = "dagster-ecs-tf-local"
 }
 
 variable "image" {
