@@ -34,6 +34,26 @@ def log_targets(ecs: Any, cluster: str, service: str) -> list[tuple[str, str]]:
     return targets
 
 
+def task_log_tail(ecs: Any, logs: Any, task: dict[str, Any], count: int = 1) -> list[str]:
+    """The last ``count`` lines one task's awslogs containers wrote (``prefix/container/id``)."""
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    lines: list[tuple[int, str]] = []
+    for container in definition["taskDefinition"]["containerDefinitions"]:
+        options = (container.get("logConfiguration") or {}).get("options") or {}
+        if not options.get("awslogs-stream-prefix"):
+            continue
+        stream = f"{options['awslogs-stream-prefix']}/{container['name']}/{task_id}"
+        try:
+            events = logs.get_log_events(
+                logGroupName=options["awslogs-group"], logStreamName=stream, limit=count
+            )["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+        lines += [(e["timestamp"], e["message"]) for e in events]
+    return [text for _, text in sorted(lines, key=lambda item: item[0])][-count:]
+
+
 def read_logs(ecs: Any, logs: Any, cluster: str, service: str, limit: int) -> list[str]:
     lines: list[tuple[int, str]] = []
     for group, prefix in log_targets(ecs, cluster, service):

@@ -116,18 +116,25 @@ def password_file(postgres_dir: Path) -> Path:
     return postgres_dir / "password"
 
 
-def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
-    """Creates the database cluster once; returns the password of the ``dagster`` role."""
+def ensure_password(postgres_dir: Path) -> str:
+    """The ``dagster`` role's password: made once, kept in a 0600 file beside the data."""
     secret_path = password_file(postgres_dir)
-    data = data_dir(postgres_dir)
-    if (data / "PG_VERSION").exists() and secret_path.exists():
+    if secret_path.exists():
         return secret_path.read_text().strip()
-    if data.exists():
-        shutil.rmtree(data)
     postgres_dir.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(24)
+    secret_path.touch(mode=0o600)
     secret_path.write_text(password)
-    secret_path.chmod(0o600)
+    return password
+
+
+def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path, password: str) -> None:
+    """Creates the database cluster once, with ``password`` for the ``dagster`` role."""
+    data = data_dir(postgres_dir)
+    if (data / "PG_VERSION").exists():
+        return
+    if data.exists():
+        shutil.rmtree(data)
     user = server_user()
     data.mkdir(mode=0o700)
     pwfile = postgres_dir / "initdb-password"
@@ -157,7 +164,6 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
         )
     except subprocess.CalledProcessError as error:
         shutil.rmtree(data, ignore_errors=True)
-        secret_path.unlink(missing_ok=True)
         detail = (error.stderr or error.stdout or "").strip().splitlines()
         raise PostgresError(
             f"initdb failed: {detail[-1] if detail else error}; "
@@ -165,7 +171,6 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path) -> str:
         ) from error
     finally:
         pwfile.unlink(missing_ok=True)
-    return password
 
 
 def server_argv(binaries: PostgresBinaries, postgres_dir: Path, host: str, port: int) -> list[str]:

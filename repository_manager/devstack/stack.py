@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from localstack.seed import SeedSpec, seed
 from repository_manager import deploy
 from repository_manager.devstack import components as c
 from repository_manager.devstack import health, local_platform, postgres, processes
+from repository_manager.logs import task_log_tail
 from repository_manager.settings import (
     CLUSTER_NAME,
     LOCAL_BUCKET,
@@ -141,9 +143,12 @@ def _failed_task(settings: StackSettings) -> str | None:
         if task.get("stopCode") == "TaskFailedToStart" or any(x not in (0, None) for x in codes):
             group = task.get("group", "").removeprefix("service:")
             exit_codes = ", ".join(str(x) for x in codes if x is not None)
+            logs = local_platform.emulator_client(settings, "logs")
+            tail = task_log_tail(ecs, logs, task)
             return (
                 f"{group} task stopped: {task.get('stoppedReason', 'unknown reason')}"
                 + (f" (exit code {exit_codes})" if exit_codes else "")
+                + (f": {tail[-1].strip()}" if tail else "")
                 + f"; read its logs with `dagster-ecs logs {group}`"
             )
     return None
@@ -291,23 +296,30 @@ def up(settings: StackSettings, console: Console) -> None:
     starter = _Starter(settings, console)
     try:
         console.print(f"starting the local stack in {settings.state_dir}")
-        starter.password = postgres.ensure_cluster(binaries, settings.postgres_dir)
-        local_platform.build_platform_image(settings)
+        password = postgres.ensure_password(settings.postgres_dir)
+        starter.password = password
+        # The emulator boots while PostgreSQL is initialised (on first start) in the background.
         starter.start(c.emulator(settings))
-        starter.start(c.postgres_server(settings, binaries))
-        starter.wait_healthy([c.EMULATOR, c.POSTGRES])
-        postgres.ensure_database(settings.host, settings.ports.postgres, starter.password)
-        arns = seed(settings.emulator_url, seed_spec(settings, starter.password))
-        console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
-        starter.start(
-            c.ecs_runtime(
-                settings,
-                local_platform.ecs_state_dir(settings),
-                local_platform.images_file(settings),
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cluster = pool.submit(
+                postgres.ensure_cluster, binaries, settings.postgres_dir, password
             )
-        )
-        starter.wait_healthy([c.ECS_RUNTIME])
-        platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
+            local_platform.build_platform_image(settings)
+            starter.wait_healthy([c.EMULATOR])
+            starter.start(
+                c.ecs_runtime(
+                    settings,
+                    local_platform.ecs_state_dir(settings),
+                    local_platform.images_file(settings),
+                )
+            )
+            arns = seed(settings.emulator_url, seed_spec(settings, password))
+            console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
+            platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
+            cluster.result()
+        starter.start(c.postgres_server(settings, binaries))
+        starter.wait_healthy([c.POSTGRES, c.ECS_RUNTIME])
+        postgres.ensure_database(settings.host, settings.ports.postgres, password)
         starter.deploy(platform)
         starter.wait_dagster()
     except BaseException:
