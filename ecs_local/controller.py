@@ -102,6 +102,7 @@ class TaskState:
     stop_code: str | None = None
     failed: bool = False
     registrations: list[str] = field(default_factory=list)
+    failure_noted: bool = False
     role_arn: str | None = None
     reported: str = ""
 
@@ -391,6 +392,7 @@ class Controller:
         for container in task.containers.values():
             if container.status != "STOPPED":
                 container.status, container.reason = "STOPPED", reason
+        self._note_failure(task)
 
     def start_task(self, snap: dict[str, Any], td: dict[str, Any]) -> TaskState:
         task = TaskState(snap, td, self.state_dir / "tasks" / snap["id"], secrets.token_hex(16))
@@ -506,6 +508,7 @@ class Controller:
                         task, "Essential container in task exited", "EssentialContainerExited"
                     )
                     task.failed = True
+                    self._note_failure(task)
                 continue
             if container.health and task.status == "RUNNING":
                 spec = container.spec
@@ -520,6 +523,7 @@ class Controller:
                         task, "Task failed container health checks", "EssentialContainerExited"
                     )
                     task.failed = True
+                    self._note_failure(task)
         if task.status == "STOPPING":
             if all(c.status == "STOPPED" or c.handle is None for c in task.containers.values()):
                 task.status, task.stopped_at = "STOPPED", now
@@ -780,6 +784,19 @@ class Controller:
             return
         self.start_task(snap_task, td)
 
+    def _note_failure(self, task: TaskState) -> None:
+        """Counts a failed service task once, when it fails: the scheduler of the same
+        reconciliation then waits out the backoff instead of replacing it at once."""
+        if task.failure_noted or self._snapshot is None:
+            return
+        task.failure_noted = True
+        services = {
+            (s["account"], s["region"], s["cluster"], s["serviceName"]): s
+            for s in self._snapshot["services"]
+        }
+        if (service := self._service_of(task, services)) is not None:
+            self.record_failure(service)
+
     def record_failure(self, service: dict[str, Any]) -> None:
         key = "/".join(
             (service["account"], service["region"], service["cluster"], service["serviceName"])
@@ -800,22 +817,12 @@ class Controller:
 
     def _report(self, service_reports: list[dict[str, Any]]) -> None:
         tasks = []
-        services_by_key = {}
-        if self._snapshot:
-            services_by_key = {
-                (s["account"], s["region"], s["cluster"], s["serviceName"]): s
-                for s in self._snapshot["services"]
-            }
         for task in list(self.tasks.values()):
             report = self._task_report(task)
             digest = json.dumps(report, sort_keys=True, default=str)
             if digest != task.reported:
                 tasks.append(report)
                 task.reported = digest
-                if task.status == "STOPPED" and task.failed:
-                    service = self._service_of(task, services_by_key)
-                    if service:
-                        self.record_failure(service)
         if tasks or service_reports:
             digest = json.dumps(service_reports, sort_keys=True)
             if tasks or digest != getattr(self, "_services_reported", ""):
@@ -847,7 +854,12 @@ class Controller:
             self.wake.set()
 
     def tick_interval(self) -> float:
-        return 0.2 if self.tasks else 5.0
+        """Fast while tasks run; otherwise until the earliest backoff ends (or 5 s)."""
+        if self.tasks:
+            return 0.2
+        pending = [not_before - time.time() for _, not_before in self.backoff.values()]
+        waits = [wait for wait in pending if wait > 0]
+        return max(0.05, min([5.0, *waits]))
 
     def run(self) -> None:
         threading.Thread(target=self._watch_emulator, name="emulator-watch", daemon=True).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -188,3 +189,22 @@ def test_runtime_restart_adopts_running_tasks(ecs_env: EcsEnv) -> None:
     assert replacement["taskArn"] != task["taskArn"]
     assert len(task_pgids(ecs_env.runtime.state_dir)) == 1
     assert os.getpgid(_pid(replacement)) == _pid(replacement)
+
+
+def test_crash_loop_backs_off_exponentially(ecs_env: EcsEnv) -> None:
+    """A container that exits at once is replaced after 0.5 s, 1 s, 2 s, … not in a busy loop."""
+    td = ecs_env.register("crash", [_app("import sys; sys.exit(1)")])
+    ecs_env.create_service("crash", td, 1)
+
+    def four_crashes() -> list[dict] | None:  # type: ignore[type-arg]
+        arns = ecs_env.ecs.list_tasks(
+            cluster=ecs_env.cluster, serviceName="crash", desiredStatus="STOPPED"
+        )["taskArns"]
+        return ecs_env.describe(arns) if len(arns) >= 4 else None
+
+    tasks = wait_for(four_crashes, 30, "4 crashes")
+    starts = sorted(t["startedAt"] for t in tasks if t.get("startedAt"))[:4]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+    assert all(t["containers"][0]["exitCode"] == 1 for t in tasks)
+    assert gaps[0] < gaps[1] < gaps[2], gaps
+    assert gaps[2] >= 1.5, gaps
