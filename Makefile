@@ -39,7 +39,7 @@ stop: ## Stop every process of the local stack
 status: $(INSTALLED) ## What runs, on which port, healthy or not
 	$(DAGSTER_ECS) dev status
 
-dev-logs: $(INSTALLED) ## Follow the emulator/postgres/ecs-runtime logs: make dev-logs C=ecs-runtime
+dev-logs: $(INSTALLED) ## Follow every process's and ECS service's logs, or one's: make dev-logs C=webserver
 	$(DAGSTER_ECS) dev logs $(C)
 
 dev-reset: $(INSTALLED) ## Wipe PostgreSQL and emulator state, then start again

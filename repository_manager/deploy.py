@@ -278,15 +278,22 @@ def deploy(
     timeout: float = 180.0,
     progress: Callable[[str], None] = lambda _: None,
     failed: Callable[[], str | None] = lambda: None,
+    before_dependents: Callable[[], object] = lambda: None,
 ) -> list[DeployResult]:
-    """Deploys every service in dependency order and waits for each group to be stable."""
+    """Deploys every service in dependency order and waits for each group to be stable.
+
+    ``before_dependents`` runs once the code locations are deployed, before the webserver and
+    daemon (which need them, and the database) are.
+    """
     results: list[DeployResult] = []
     specs = service_specs(platform)
     groups = [
         [s for s in specs if s.cloud_map_name is not None],
         [s for s in specs if s.cloud_map_name is None],
     ]
-    for group in groups:
+    for index, group in enumerate(groups):
+        if index == 1:
+            before_dependents()
         for spec in group:
             definition = render_task_definition(spec.template, spec.variables)
             arn, registered = register_if_changed(ecs, definition)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
@@ -66,28 +67,29 @@ def status() -> None:
 def logs(
     component: Annotated[
         str | None,
-        typer.Argument(help=f"One of: {', '.join(components.PROCESSES)}; all when omitted."),
+        typer.Argument(
+            help=f"One of: {', '.join(components.PROCESSES)}, or an ECS service "
+            "(cl-main, webserver, daemon); all when omitted."
+        ),
     ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of history to show.")] = 20,
     no_follow: Annotated[bool, typer.Option("--no-follow", help="Print and exit.")] = False,
 ) -> None:
-    """Follow the logs of the emulator, PostgreSQL and the ECS runtime, or of one of them.
-
-    The Dagster services log to CloudWatch Logs, as on AWS: `dagster-ecs logs SERVICE`.
-    """
+    """Follow the logs of every process and ECS service of the stack, or of one."""
     settings = _settings()
-    if component is not None and component not in components.PROCESSES:
-        error_console.print(
-            f"[red]error:[/red] unknown component {component!r}; choose one of: "
-            + ", ".join(components.PROCESSES)
-        )
-        raise typer.Exit(2)
-    names = [component] if component else list(components.PROCESSES)
-    paths = {name: stack.log_path(settings, name) for name in names}
-    width = max(len(name) for name in names)
+    sources = stack.log_sources(settings)
+    if component is not None:
+        sources = [source for source in sources if source.name == component]
+        if not sources:
+            known = ", ".join(source.name for source in stack.log_sources(settings))
+            error_console.print(
+                f"[red]error:[/red] unknown component {component!r}; choose one of: {known}"
+            )
+            raise typer.Exit(2)
+    width = max(len(source.name) for source in sources)
     try:
-        for name, line in follow(paths, lines=lines, follow=not no_follow):
-            console.print(f"[cyan]{name:<{width}}[/cyan] | {line}", markup=True, soft_wrap=True)
+        for name, line in follow(sources, lines=lines, follow=not no_follow):
+            console.print(Text.assemble((f"{name:<{width}}", "cyan"), " | ", line))
     except KeyboardInterrupt:
         pass
 

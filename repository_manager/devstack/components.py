@@ -33,7 +33,7 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def _base_env(settings: StackSettings) -> dict[str, str]:
+def base_env(settings: StackSettings) -> dict[str, str]:
     """The few host variables a component needs, plus the stack's state dir, which tags every
     process of this stack (``make status`` and the tests find strays by it)."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SSL_CERT_FILE", "AWS_CA_BUNDLE")
@@ -66,7 +66,7 @@ def emulator(settings: StackSettings) -> Component:
             "--port",
             str(settings.ports.emulator),
         ],
-        env={**_base_env(settings), "PYTHONUNBUFFERED": "1"},
+        env={**base_env(settings), "PYTHONUNBUFFERED": "1"},
         port=settings.ports.emulator,
     )
 
@@ -77,7 +77,7 @@ def postgres_server(settings: StackSettings, binaries: postgres.PostgresBinaries
         argv=postgres.server_argv(
             binaries, settings.postgres_dir, settings.host, settings.ports.postgres
         ),
-        env=_base_env(settings),
+        env=base_env(settings),
         port=settings.ports.postgres,
         user=postgres.server_user(),
         # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for every client to leave.
@@ -104,7 +104,7 @@ def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Compo
             "--region",
             REGION,
         ],
-        env={**_base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
+        env={**base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
         port=None,
         depends_on=(EMULATOR,),
     )

@@ -193,8 +193,9 @@ def server_argv(binaries: PostgresBinaries, postgres_dir: Path, host: str, port:
     ]
 
 
-def ensure_database(host: str, port: int, password: str) -> None:
-    """Creates the ``dagster`` database if missing (a new cluster holds only ``postgres``)."""
+def ensure_database(host: str, port: int, password: str) -> bool:
+    """Creates the ``dagster`` database if missing (a new cluster holds only ``postgres``);
+    returns whether it did."""
     import psycopg2
 
     conn = psycopg2.connect(
@@ -204,7 +205,9 @@ def ensure_database(host: str, port: int, password: str) -> None:
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+            if cursor.fetchone() is not None:
+                return False
+            cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+            return True
     finally:
         conn.close()

@@ -12,7 +12,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,9 @@ from rich.console import Console
 from localstack.seed import SeedSpec, seed
 from repository_manager import deploy
 from repository_manager.devstack import components as c
-from repository_manager.devstack import health, local_platform, postgres, processes
-from repository_manager.logs import task_log_tail
+from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
+from repository_manager.devstack.logs import CloudWatchSource, FileSource, LogSource
+from repository_manager.logs import log_targets, task_log_tail
 from repository_manager.settings import (
     CLUSTER_NAME,
     LOCAL_BUCKET,
@@ -212,7 +213,36 @@ class _Starter:
                 if pending:
                     time.sleep(0.2)
 
-    def deploy(self, platform: deploy.Platform) -> None:
+    def prepare_database(self, binaries: postgres.PostgresBinaries) -> None:
+        """Runs beside the emulator's boot: the cluster (first start only), the server, the
+        database, and Dagster's schema, so the services do not each create it on start."""
+        password = self.password or ""
+        postgres.ensure_cluster(binaries, self.settings.postgres_dir, password)
+        self.start(c.postgres_server(self.settings, binaries))
+        began = time.monotonic()
+        while (reason := health.postgres_ready(self.settings, password)) is not None:
+            if (crash := self.crashed()) is not None:
+                raise StackError(crash)
+            if time.monotonic() - began > START_TIMEOUT_S:
+                raise StackError(
+                    f"postgres not healthy after {START_TIMEOUT_S:.0f} s ({reason}) "
+                    f"(log: {log_path(self.settings, c.POSTGRES)})"
+                )
+            time.sleep(0.1)
+        self.console.print(
+            f"  [green]✓[/green] postgres ready on {self.settings.host}:"
+            f"{self.settings.ports.postgres} ({time.monotonic() - began:.1f} s)"
+        )
+        if postgres.ensure_database(self.settings.host, self.settings.ports.postgres, password):
+            try:
+                dagster_schema.migrate(self.settings, password)
+            except dagster_schema.MigrationError as error:
+                raise StackError(str(error)) from None
+            self.console.print("  [green]✓[/green] Dagster schema created")
+
+    def deploy(
+        self, platform: deploy.Platform, before_dependents: Callable[[], object] = lambda: None
+    ) -> None:
         def failed() -> str | None:
             return self.crashed() or _failed_task(self.settings)
 
@@ -230,6 +260,7 @@ class _Starter:
                     else f"  [dim]…[/dim] {line}"
                 ),
                 failed=failed,
+                before_dependents=before_dependents,
             )
         except (RuntimeError, TimeoutError) as error:
             raise StackError(str(error)) from None
@@ -300,11 +331,9 @@ def up(settings: StackSettings, console: Console) -> None:
         starter.password = password
         # The emulator boots while PostgreSQL is initialised (on first start) in the background.
         starter.start(c.emulator(settings))
+        local_platform.build_platform_image(settings)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            cluster = pool.submit(
-                postgres.ensure_cluster, binaries, settings.postgres_dir, password
-            )
-            local_platform.build_platform_image(settings)
+            database = pool.submit(starter.prepare_database, binaries)
             starter.wait_healthy([c.EMULATOR])
             starter.start(
                 c.ecs_runtime(
@@ -316,11 +345,9 @@ def up(settings: StackSettings, console: Console) -> None:
             arns = seed(settings.emulator_url, seed_spec(settings, password))
             console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
             platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
-            cluster.result()
-        starter.start(c.postgres_server(settings, binaries))
-        starter.wait_healthy([c.POSTGRES, c.ECS_RUNTIME])
-        postgres.ensure_database(settings.host, settings.ports.postgres, password)
-        starter.deploy(platform)
+            starter.wait_healthy([c.ECS_RUNTIME])
+            # Code servers need no database: they start while the schema is being created.
+            starter.deploy(platform, before_dependents=database.result)
         starter.wait_dagster()
     except BaseException:
         starter.rollback()
@@ -458,6 +485,24 @@ def _service_statuses(settings: StackSettings) -> list[ComponentStatus]:
             )
         )
     return rows
+
+
+def log_sources(settings: StackSettings) -> list[LogSource]:
+    """The processes' log files, and each running ECS service's CloudWatch Logs streams."""
+    sources: list[LogSource] = [FileSource(name, log_path(settings, name)) for name in c.PROCESSES]
+    if health.emulator(settings) is not None:
+        return sources
+    ecs = local_platform.emulator_client(settings, "ecs")
+    logs = local_platform.emulator_client(settings, "logs")
+    try:
+        arns = ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return sources
+    for arn in sorted(arns):
+        service = arn.rsplit("/", 1)[-1]
+        for group, prefix in log_targets(ecs, CLUSTER_NAME, service):
+            sources.append(CloudWatchSource(service, logs, group, prefix))
+    return sources
 
 
 def reset(settings: StackSettings, console: Console) -> None:

@@ -196,11 +196,19 @@ def test_up_again_is_a_no_op_while_healthy(stack: LocalStack) -> None:
     assert all(psutil.pid_exists(pid) for pid in before.values())
 
 
-def test_logs_of_one_component(stack: LocalStack) -> None:
-    shown = stack.cli("logs", "ecs-runtime", "--no-follow", "-n", "50")
-    assert shown.returncode == 0
-    assert "ecs_local ready" in shown.stdout
-    assert all(line.startswith("ecs-runtime") for line in shown.stdout.splitlines() if line)
+def test_dev_logs_shows_processes_and_services(stack: LocalStack) -> None:
+    runtime = stack.cli("logs", "ecs-runtime", "--no-follow", "-n", "50")
+    assert runtime.returncode == 0
+    assert "ecs_local ready" in runtime.stdout
+    assert all(line.startswith("ecs-runtime") for line in runtime.stdout.splitlines() if line)
+
+    webserver = stack.cli("logs", "webserver", "--no-follow", "-n", "200")
+    assert webserver.returncode == 0, webserver.stderr
+    assert "Serving dagster-webserver" in webserver.stdout
+
+    everything = stack.cli("logs", "--no-follow", "-n", "5")
+    prefixes = {line.split(" | ")[0].strip() for line in everything.stdout.splitlines()}
+    assert {"emulator", "ecs-runtime", "cl-main", "webserver", "daemon"} <= prefixes
 
     unknown = stack.cli("logs", "nope", "--no-follow")
     assert unknown.returncode == 2
