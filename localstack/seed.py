@@ -69,21 +69,34 @@ def _ensure_log_groups(logs: Any, spec: SeedSpec) -> None:
                 raise
 
 
-def seed(endpoint_url: str, spec: SeedSpec) -> dict[str, str]:
-    """Creates what is missing; returns the ARNs callers need (the Postgres secret)."""
+def _client(endpoint_url: str, region: str, service: str) -> Any:
     session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=spec.region
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=region
     )
+    return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+
+def seed(endpoint_url: str, spec: SeedSpec, *, bucket: bool = True) -> dict[str, str]:
+    """Creates what is missing; returns the ARNs callers need (the Postgres secret).
+
+    ``bucket=False`` leaves the bucket to :func:`seed_bucket`: nothing needs it before the first
+    run, and S3's first request is the emulator's slowest, so it can wait off the critical path.
+    """
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+        return _client(endpoint_url, spec.region, service)
 
-    _ensure_bucket(client("s3"), spec)
+    if bucket:
+        seed_bucket(endpoint_url, spec)
     secret_arn = _ensure_secret(client("secretsmanager"), spec)
     client("ecs").create_cluster(clusterName=spec.cluster)
     _ensure_namespace(client("servicediscovery"), client("ec2"), spec)
     _ensure_log_groups(client("logs"), spec)
     return {"postgres_secret_arn": secret_arn}
+
+
+def seed_bucket(endpoint_url: str, spec: SeedSpec) -> None:
+    _ensure_bucket(_client(endpoint_url, spec.region, "s3"), spec)
 
 
 def ensure_role(

@@ -57,9 +57,25 @@ def _autoscaling_tags() -> None:
     ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
 
 
+def _managed_policies_in_the_aws_partition_only() -> None:
+    """With MOTO_IAM_LOAD_MANAGED_POLICIES, moto 5.2.5 parses ~1,600 AWS-managed policies for
+    every IAM backend it builds, and its access-key lookup builds one per partition (aws, aws-cn,
+    aws-us-gov, …): ~0.6 s of CPU on the emulator's first requests. The platform lives in
+    ap-southeast-2 (partition ``aws``); the other partitions keep no managed policies."""
+    from moto.iam.models import IAMBackend
+
+    load = IAMBackend._init_aws_policies
+
+    def init_aws_policies(self: Any) -> Any:
+        return load(self) if self.region_name == "aws" else []
+
+    IAMBackend._init_aws_policies = init_aws_policies  # type: ignore[method-assign]
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     _autoscaling_tags()
+    _managed_policies_in_the_aws_partition_only()
     _installed = True

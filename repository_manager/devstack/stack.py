@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 from rich.console import Console
 
-from localstack.seed import SeedSpec, seed
+from localstack.seed import SeedSpec, seed, seed_bucket
 from repository_manager import deploy
 from repository_manager.devstack import components as c
 from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
@@ -332,7 +332,7 @@ def up(settings: StackSettings, console: Console) -> None:
         # The emulator boots while PostgreSQL is initialised (on first start) in the background.
         starter.start(c.emulator(settings))
         local_platform.build_platform_image(settings)
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             database = pool.submit(starter.prepare_database, binaries)
             starter.wait_healthy([c.EMULATOR])
             starter.start(
@@ -342,12 +342,15 @@ def up(settings: StackSettings, console: Console) -> None:
                     local_platform.images_file(settings),
                 )
             )
-            arns = seed(settings.emulator_url, seed_spec(settings, password))
-            console.print("  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace)")
+            spec = seed_spec(settings, password)
+            arns = seed(settings.emulator_url, spec, bucket=False)
+            console.print("  [green]✓[/green] emulator seeded (secret, cluster, namespace, logs)")
             platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
             starter.wait_healthy([c.ECS_RUNTIME])
+            bucket = pool.submit(seed_bucket, settings.emulator_url, spec)
             # Code servers need no database: they start while the schema is being created.
             starter.deploy(platform, before_dependents=database.result)
+            bucket.result()
         starter.wait_dagster()
     except BaseException:
         starter.rollback()

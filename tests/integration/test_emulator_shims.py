@@ -61,3 +61,18 @@ def test_plain_moto_cannot_list_scalable_target_tags(plain_emulator: str) -> Non
     with pytest.raises(ClientError) as error:
         client.list_tags_for_resource(ResourceARN=arn)
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def _aws_managed_policies(url: str, region: str) -> int:
+    iam = boto3.session.Session("test", "test", region_name=region).client("iam", endpoint_url=url)
+    pages = iam.get_paginator("list_policies").paginate(Scope="AWS")
+    return sum(len(page["Policies"]) for page in pages)
+
+
+def test_managed_policies_only_in_the_aws_partition(emulator: str) -> None:
+    assert _aws_managed_policies(emulator, "ap-southeast-2") > 1000
+    assert _aws_managed_policies(emulator, "cn-north-1") == 0
+
+
+def test_plain_moto_loads_managed_policies_in_every_partition(plain_emulator: str) -> None:
+    assert _aws_managed_policies(plain_emulator, "cn-north-1") > 1000
