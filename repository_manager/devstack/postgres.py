@@ -7,6 +7,7 @@ the unprivileged ``nobody`` user, which then needs to traverse the folders down 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import secrets
@@ -47,6 +48,15 @@ def _has_server(bindir: Path) -> bool:
     return (bindir / "postgres").is_file() and (bindir / "initdb").is_file()
 
 
+def pgserver_bindir() -> Path | None:
+    """Where the ``pgserver`` wheel keeps its PostgreSQL build (found without importing it:
+    its import touches the user's runtime dirs)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
 def find_binaries() -> PostgresBinaries:
     """``DAGSTER_ECS_PG_BINDIR``, then PATH, then Debian's layout, then the pgserver wheel."""
     candidates: list[Path] = []
@@ -58,13 +68,9 @@ def find_binaries() -> PostgresBinaries:
     for bindir in candidates:
         if _has_server(bindir):
             return PostgresBinaries(bindir)
-    try:
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        if _has_server(Path(POSTGRES_BIN_PATH)):
-            return PostgresBinaries(Path(POSTGRES_BIN_PATH))
-    except ImportError:
-        pass
+    wheel = pgserver_bindir()
+    if wheel is not None and _has_server(wheel):
+        return PostgresBinaries(wheel)
     raise PostgresNotFound(
         "PostgreSQL server binaries not found: run `make dev` again to reinstall the venv "
         "(it ships pgserver), or set DAGSTER_ECS_PG_BINDIR to a folder holding initdb and postgres"

@@ -330,3 +330,23 @@ def test_crashing_component_is_reported_and_rolled_back(tmp_path: Path) -> None:
     assert str(tmp_path / "state" / "logs" / "postgres.log") in message
     assert crashing.processes() == []
     assert "nothing was running" in crashing.cli("stop").stdout
+
+
+def test_stack_runs_on_the_pgserver_wheel_alone(tmp_path: Path) -> None:
+    """Where the machine has no PostgreSQL, the `pgserver` wheel's binaries serve instead."""
+    from repository_manager.devstack.postgres import pgserver_bindir
+
+    wheel = pgserver_bindir()
+    assert wheel is not None, "the pgserver wheel is a dependency of the project"
+    wheel_only = make_stack(tmp_path / "state", DAGSTER_ECS_PG_BINDIR=str(wheel))
+    try:
+        started = wheel_only.cli("up")
+        assert started.returncode == 0, started.stdout + started.stderr
+        log = (tmp_path / "state" / "logs" / "postgres.log").read_text()
+        assert str(wheel) in " ".join(
+            json.loads((tmp_path / "state" / "run" / "postgres.json").read_text())["argv"]
+        )
+        assert "starting PostgreSQL 16" in log
+    finally:
+        wheel_only.cli("stop")
+    assert wheel_only.processes() == []
