@@ -70,3 +70,11 @@ def test_workspace_lists_every_location_as_a_grpc_server() -> None:
 def test_workspace_rejects_duplicate_location_names() -> None:
     with pytest.raises(ValueError, match="repeated: main"):
         workspace_config([CodeLocationAddress("main", "a", 1), CodeLocationAddress("main", "b", 2)])
+
+
+def test_the_image_ships_the_rendered_instance_config() -> None:
+    """docker/dagster.yaml is what the local image build renders; regenerate it if this fails."""
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "docker" / "dagster.yaml"
+    assert yaml.safe_load(shipped.read_text()) == yaml.safe_load(to_yaml(instance_config()))
