@@ -162,6 +162,8 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path, password: str
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--no-instructions",
+                # A development cluster: no fsync at initdb (nor at run time, see server_argv).
+                "--no-sync",
             ],
             check=True,
             capture_output=True,

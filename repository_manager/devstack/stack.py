@@ -235,8 +235,8 @@ class _Starter:
         )
         if postgres.ensure_database(self.settings.host, self.settings.ports.postgres, password):
             try:
-                dagster_schema.migrate(self.settings, password)
-            except dagster_schema.MigrationError as error:
+                dagster_schema.create_schema(self.settings, password)
+            except dagster_schema.SchemaError as error:
                 raise StackError(str(error)) from None
             self.console.print("  [green]✓[/green] Dagster schema created")
 
