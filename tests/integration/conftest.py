@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -39,13 +40,23 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):  # ty
     )
 
 
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
-    """A real moto server (the project's emulator bootstrap) on a free port; yields its URL."""
+@contextlib.contextmanager
+def running_emulator(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real emulator process (the project's bootstrap) on a free port; yields its URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localstack.server", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "localstack.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
+        ],
         cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -56,6 +67,12 @@ def emulator() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    with running_emulator() as url:
+        yield url
 
 
 @pytest.fixture

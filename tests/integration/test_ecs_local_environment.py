@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
-from tests.integration.conftest import REPO_ROOT, free_port, wait_for
+from tests.integration.conftest import running_emulator, wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, ecs_env, ecs_environment
 
 __all__ = ["ecs_env"]
@@ -76,17 +73,7 @@ def _probe_output(env: EcsEnv, logs: object, td: str) -> dict:
 @pytest.fixture(scope="module")
 def iam_emulator() -> Iterator[tuple[str, dict[str, str]]]:
     """An emulator with IAM enforcement: the first calls (creating an admin user) are free."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localstack.server", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env={**__import__("os").environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, 30, "emulator")
+    with running_emulator(env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as url:
         iam = boto3.client(
             "iam",
             endpoint_url=url,
@@ -108,9 +95,6 @@ def iam_emulator() -> Iterator[tuple[str, dict[str, str]]]:
                 "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
             },
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_task_sees_secrets_metadata_and_its_role(

@@ -5,38 +5,23 @@ shows up here as a shim to remove."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import REPO_ROOT, free_port, wait_for
+from tests.integration.conftest import running_emulator
 from tests.integration.ecs_fixtures import make_network
 
 
 @pytest.fixture(scope="module")
 def plain_emulator() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localstack.server", "--port", str(port), "--no-ecs-hook"],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, 30, "plain emulator")
+    with running_emulator("--no-ecs-hook") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _setup(url: str, fargate_memory_only: bool = False) -> tuple[Any, str, dict[str, Any]]:
