@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from repository_manager.devstack import postgres
@@ -24,13 +23,6 @@ class Component:
     env: dict[str, str]
     port: int | None
     user: str | None = None
-    stop_signal: int = signal.SIGTERM
-    depends_on: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _bin(name: str) -> str:
-    """A console script of the interpreter running this CLI (the project's venv)."""
-    return str(Path(sys.executable).parent / name)
 
 
 def base_env(settings: StackSettings) -> dict[str, str]:
@@ -80,8 +72,6 @@ def postgres_server(settings: StackSettings, binaries: postgres.PostgresBinaries
         env=base_env(settings),
         port=settings.ports.postgres,
         user=postgres.server_user(),
-        # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for every client to leave.
-        stop_signal=signal.SIGINT,
     )
 
 
@@ -106,5 +96,4 @@ def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Compo
         ],
         env={**base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
         port=None,
-        depends_on=(EMULATOR,),
     )
