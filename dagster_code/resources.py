@@ -89,15 +89,3 @@ def platform_resources(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             s3_prefix=asset_prefix(repo_name).rstrip("/"),
         ),
     }
-
-
-def compute_log_manager_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The ``compute_logs`` section of ``dagster.yaml`` for this repository's prefix."""
-    return {
-        "module": "dagster_aws.s3.compute_log_manager",
-        "class": "S3ComputeLogManager",
-        "config": {
-            "bucket": bucket_from_env(env),
-            "prefix": compute_log_prefix(repo_name_from_env(env)).rstrip("/"),
-        },
-    }

@@ -6,7 +6,6 @@ from dagster_code.resources import (
     PlatformConfigError,
     asset_prefix,
     bucket_from_env,
-    compute_log_manager_config,
     compute_log_prefix,
     platform_resources,
     repo_name_from_env,
@@ -89,10 +88,3 @@ def test_io_manager_writes_under_the_repository_asset_prefix() -> None:
     assert io_manager.s3_resource is resources["s3"]
     assert resources["s3"].endpoint_url is None
     assert bucket_from_env(env) == "dagster-ecs-local"
-
-
-def test_compute_logs_go_under_the_repository_log_prefix() -> None:
-    config = compute_log_manager_config({"DAGSTER_S3_BUCKET": "b", "DAGSTER_REPO_NAME": "sales"})
-    assert config["class"] == "S3ComputeLogManager"
-    assert config["config"] == {"bucket": "b", "prefix": "repos/sales/logs"}
-    assert "endpoint_url" not in config["config"]
