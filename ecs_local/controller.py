@@ -725,13 +725,16 @@ class Controller:
             if any(v.healthy and now - v.started_at >= STABLE_AFTER for v in views):
                 failures = 0
             self.backoff[skey] = (failures, not_before)
-            placeable = not (self._service_host_ports(service, definitions) & held_ports)
-            plan = plan_service(service, views, may_start=now >= not_before and placeable)
+            ports = self._service_host_ports(service, definitions)
+            plan = plan_service(service, views, may_start=now >= not_before)
             for arn, reason in plan.stop:
                 if arn in self.tasks:
                     self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
             for _ in range(plan.start):
+                if ports & held_ports:
+                    break
                 self._start_service_task(service, now)
+                held_ports |= ports
             if key in services:
                 service_reports.append(
                     {
