@@ -3,7 +3,8 @@
 A deploy registers a task definition revision only when the rendered definition changed,
 creates missing services (code locations first, each registered in Cloud Map), rolls changed
 ones with ``UpdateService`` and waits until every service is stable. What differs between the
-laptop and AWS is only the endpoint, the credentials and the :class:`Platform` values.
+laptop and AWS is only the endpoint, the credentials and the :class:`Platform` values: built by
+``make dev`` for its own stack, read from tofu's ``deploy`` output for an applied environment.
 """
 
 from __future__ import annotations
@@ -17,6 +18,25 @@ from repository_manager.infra.task_definitions import render_task_definition
 
 WEBSERVER = "webserver"
 DAEMON = "daemon"
+CODE_LOCATION = "code_location"
+DEFAULT_MODULE = "dagster_code.definitions"
+
+
+class DeployError(RuntimeError):
+    """A one-line reason why nothing was deployed, saying what to do."""
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """One code location service; ``None`` fields take the platform's value."""
+
+    role_arn: str
+    image: str | None = None
+    module_name: str = DEFAULT_MODULE
+    dags_dir: str | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    grpc_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +51,7 @@ class Platform:
     execution_role_arn: str
     webserver_role_arn: str
     daemon_role_arn: str
-    location_role_arns: dict[str, str]
+    code_locations: dict[str, CodeLocation]
     db_host: str
     db_port: int
     db_name: str
@@ -39,7 +59,8 @@ class Platform:
     db_secret_arn: str
     namespace: str
     subnets: list[str]
-    security_groups: list[str]
+    security_groups: dict[str, list[str]]
+    """Per kind of service: ``webserver``, ``daemon``, ``code_location``."""
     webserver_port: int = 3000
     grpc_port: int = 4000
     workspace_file: str = "/opt/dagster/dagster_home/workspace.yaml"
@@ -48,6 +69,8 @@ class Platform:
     assign_public_ip: bool = False
     minimum_healthy_percent: int = 100
     maximum_percent: int = 200
+    creates_services: bool = True
+    """False where tofu owns the services: a deploy then only rolls existing ones."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,7 @@ class ServiceSpec:
     service: str
     template: str
     variables: dict[str, str]
+    security_groups: list[str]
     cloud_map_name: str | None = None
     desired_count: int = 1
 
@@ -97,19 +121,24 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
     specs = [
         ServiceSpec(
             service=f"cl-{name}",
-            template="code_location",
+            template=CODE_LOCATION,
             variables={
                 **common,
                 "family": f"{platform.stack_name}-cl-{name}",
-                "task_role_arn": role_arn,
-                "module_name": "dagster_code.definitions",
+                "image": location.image or platform.image,
+                "cpu": str(location.cpu or platform.cpu),
+                "memory": str(location.memory or platform.memory),
+                "grpc_port": str(location.grpc_port or platform.grpc_port),
+                "task_role_arn": location.role_arn,
+                "module_name": location.module_name,
                 "repo_name": name,
-                "dags_dir": f"dags/{name}",
+                "dags_dir": location.dags_dir or f"dags/{name}",
                 "log_group": log_group(platform, f"code-locations/{name}"),
             },
+            security_groups=platform.security_groups[CODE_LOCATION],
             cloud_map_name=name,
         )
-        for name, role_arn in sorted(platform.location_role_arns.items())
+        for name, location in sorted(platform.code_locations.items())
     ]
     for component, role_arn in (
         (WEBSERVER, platform.webserver_role_arn),
@@ -125,12 +154,10 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
                     "task_role_arn": role_arn,
                     "log_group": log_group(platform, component),
                 },
+                security_groups=platform.security_groups[component],
             )
         )
     return specs
-
-
-_COMPARED = ("containerDefinitions", "cpu", "memory", "taskRoleArn", "executionRoleArn")
 
 
 def _covers(existing: Any, wanted: Any) -> bool:
@@ -150,7 +177,8 @@ def _covers(existing: Any, wanted: Any) -> bool:
 
 
 def _same_definition(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return all(_covers(existing.get(key), wanted.get(key)) for key in _COMPARED)
+    """Every field we register, tags aside (DescribeTaskDefinition returns them only on request)."""
+    return _covers(existing, {key: value for key, value in wanted.items() if key != "tags"})
 
 
 def register_if_changed(ecs: Any, definition: dict[str, Any]) -> tuple[str, bool]:
@@ -213,7 +241,7 @@ def apply_service(
             networkConfiguration={
                 "awsvpcConfiguration": {
                     "subnets": platform.subnets,
-                    "securityGroups": platform.security_groups,
+                    "securityGroups": spec.security_groups,
                     "assignPublicIp": "ENABLED" if platform.assign_public_ip else "DISABLED",
                 }
             },
@@ -241,6 +269,15 @@ def is_stable(service: dict[str, Any]) -> bool:
     )
 
 
+def rollout_failure(service: dict[str, Any]) -> str | None:
+    """ECS's own verdict on a rollout (the deployment circuit breaker), if it gave up."""
+    for deployment in service.get("deployments", []):
+        if deployment.get("rolloutState") == "FAILED":
+            reason = deployment.get("rolloutStateReason") or "rollout failed"
+            return f"{service['serviceName']}: {reason}"
+    return None
+
+
 def wait_stable(
     ecs: Any,
     cluster: str,
@@ -258,16 +295,62 @@ def wait_stable(
             if is_stable(service):
                 pending.remove(service["serviceName"])
                 on_stable(service["serviceName"])
+            elif (reason := rollout_failure(service)) is not None:
+                raise DeployError(f"{reason}; see `dagster-ecs logs {service['serviceName']}`")
         if not pending:
             return
         if (reason := failed()) is not None:
-            raise RuntimeError(reason)
+            raise DeployError(reason)
         if time.monotonic() > deadline:
-            raise TimeoutError(
+            raise DeployError(
                 f"services not stable after {timeout:.0f} s: {', '.join(pending)}; "
                 "see `dagster-ecs logs SERVICE`"
             )
         time.sleep(0.25)
+
+
+def families(platform: Platform) -> list[str]:
+    return [spec.variables["family"] for spec in service_specs(platform)]
+
+
+def deregister_revisions(ecs: Any, family_names: list[str]) -> int:
+    """Deregisters every ACTIVE revision of these families (tofu destroys only its own first
+    revision; the ones deploys registered would otherwise stay). Returns how many."""
+    count = 0
+    for family in family_names:
+        pages = ecs.get_paginator("list_task_definitions").paginate(
+            familyPrefix=family, status="ACTIVE"
+        )
+        for page in pages:
+            for arn in page["taskDefinitionArns"]:
+                if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family:
+                    ecs.deregister_task_definition(taskDefinition=arn)
+                    count += 1
+    return count
+
+
+def deployed_image(ecs: Any, cluster: str) -> str | None:
+    """The platform image the webserver service runs now, if it exists."""
+    service = _current_service(ecs, cluster, WEBSERVER)
+    if service is None:
+        return None
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    containers = definition["taskDefinition"]["containerDefinitions"]
+    return next((str(c["image"]) for c in containers if c["name"] == WEBSERVER), None)
+
+
+def check_services_exist(ecs: Any, platform: Platform, specs: list[ServiceSpec]) -> None:
+    """Where tofu owns the services, a missing one means an apply is due: change nothing."""
+    if platform.creates_services:
+        return
+    missing = [
+        s.service for s in specs if _current_service(ecs, platform.cluster, s.service) is None
+    ]
+    if missing:
+        raise DeployError(
+            f"service(s) {', '.join(missing)} not found in cluster {platform.cluster!r}; "
+            "create them with `make infra-apply` first (tofu creates services, deploy rolls them)"
+        )
 
 
 def deploy(
@@ -276,6 +359,7 @@ def deploy(
     platform: Platform,
     *,
     timeout: float = 180.0,
+    wait: bool = True,
     progress: Callable[[str], None] = lambda _: None,
     failed: Callable[[], str | None] = lambda: None,
     before_dependents: Callable[[], object] = lambda: None,
@@ -287,6 +371,7 @@ def deploy(
     """
     results: list[DeployResult] = []
     specs = service_specs(platform)
+    check_services_exist(ecs, platform, specs)
     groups = [
         [s for s in specs if s.cloud_map_name is not None],
         [s for s in specs if s.cloud_map_name is None],
@@ -299,7 +384,7 @@ def deploy(
             arn, registered = register_if_changed(ecs, definition)
             registry = (
                 ensure_cloud_map_service(cloudmap, platform.namespace, spec.cloud_map_name)
-                if spec.cloud_map_name
+                if spec.cloud_map_name and platform.creates_services
                 else None
             )
             action = apply_service(ecs, platform, spec, arn, registry)
@@ -310,12 +395,13 @@ def deploy(
                 + ")"
             )
             results.append(DeployResult(spec.service, arn, action))
-        wait_stable(
-            ecs,
-            platform.cluster,
-            [s.service for s in group],
-            timeout=timeout,
-            on_stable=lambda name: progress(f"{name}: running"),
-            failed=failed,
-        )
+        if wait:
+            wait_stable(
+                ecs,
+                platform.cluster,
+                [s.service for s in group],
+                timeout=timeout,
+                on_stable=lambda name: progress(f"{name}: running"),
+                failed=failed,
+            )
     return results

@@ -15,7 +15,7 @@ import boto3
 
 from localstack.seed import ensure_role
 from repository_manager import iam, instance_config
-from repository_manager.deploy import Platform
+from repository_manager.deploy import CODE_LOCATION, DAEMON, WEBSERVER, CodeLocation, Platform
 from repository_manager.devstack import postgres
 from repository_manager.settings import (
     CLUSTER_NAME,
@@ -118,13 +118,13 @@ def local_platform(
             f"cl-{MAIN_LOCATION}", iam.code_location_policy(LOCAL_BUCKET, MAIN_LOCATION)
         )
     }
+    subnets, security_groups = _network(settings)
     execution = role("execution", iam.execution_policy(db_secret_arn))
     webserver = role("webserver", iam.webserver_policy(LOCAL_BUCKET))
     daemon = role(
         "daemon",
         iam.daemon_policy(LOCAL_BUCKET, cluster_arn, [execution, *location_roles.values()]),
     )
-    subnets, security_groups = _network(settings)
     return Platform(
         stack_name=STACK_NAME,
         cluster=CLUSTER_NAME,
@@ -134,7 +134,7 @@ def local_platform(
         execution_role_arn=execution,
         webserver_role_arn=webserver,
         daemon_role_arn=daemon,
-        location_role_arns=location_roles,
+        code_locations={name: CodeLocation(role_arn=arn) for name, arn in location_roles.items()},
         db_host=settings.host,
         db_port=settings.ports.postgres,
         db_name=postgres.DB_NAME,
@@ -142,7 +142,7 @@ def local_platform(
         db_secret_arn=db_secret_arn,
         namespace=NAMESPACE_NAME,
         subnets=subnets,
-        security_groups=security_groups,
+        security_groups={kind: security_groups for kind in (WEBSERVER, DAEMON, CODE_LOCATION)},
         webserver_port=settings.ports.webserver,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),

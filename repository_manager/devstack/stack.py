@@ -358,14 +358,20 @@ def up(settings: StackSettings, console: Console) -> None:
     console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
 
 
-def redeploy(settings: StackSettings, console: Console, image: str) -> None:
-    """``dagster-ecs deploy`` against the local stack: new revisions where anything changed."""
+def redeploy(settings: StackSettings, console: Console, image: str | None) -> None:
+    """``dagster-ecs deploy`` against the local stack: new revisions where anything changed.
+
+    Without ``image`` the services keep the image they run.
+    """
     if c.ECS_RUNTIME not in running_components(settings) or health.emulator(settings):
         raise StackError("the local stack is not running; start it with `make dev`")
     starter = _Starter(settings, console)
     starter.password = _password(settings)
+    ecs = local_platform.emulator_client(settings, "ecs")
     platform = local_platform.local_platform(
-        settings, local_platform.db_secret_arn(settings), image=image
+        settings,
+        local_platform.db_secret_arn(settings),
+        image=image or deploy.deployed_image(ecs, CLUSTER_NAME) or local_platform.PLATFORM_IMAGE,
     )
     starter.deploy(platform)
     starter.wait_dagster()

@@ -1,6 +1,7 @@
 """init / plan / apply / destroy of one environment, with everything generated outside the tree.
 
-A run works in ``work_dir`` (default ``.local/infra/<env>/``):
+A run works in ``work_dir`` (default ``.local/infra/<env>/``, under ``$DAGSTER_ECS_STATE_DIR``
+when set):
 
 - ``config/``        a copy of ``infrastructure/`` (modules, envs, task definition templates); the
                      binary runs in ``config/envs/<env>`` so the lock file lands here, not in git
@@ -24,7 +25,9 @@ from typing import Any
 
 from repository_manager.infra import InfraError
 from repository_manager.infra.binary import find_binary
+from repository_manager.infra.emulator import client
 from repository_manager.infra.mirror import find_mirror, write_cli_config
+from repository_manager.settings import StackSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_ROOT = REPO_ROOT / "infrastructure"
@@ -67,6 +70,11 @@ def resource_durations(output: str) -> dict[str, float]:
     return durations
 
 
+def default_work_dir(env: str) -> Path:
+    """``<state dir>/infra/<env>``: ``.local/`` unless ``DAGSTER_ECS_STATE_DIR`` says otherwise."""
+    return StackSettings.from_env(REPO_ROOT).state_dir / "infra" / env
+
+
 class InfraRunner:
     """Runs the IaC binary for ``env`` (``local``: the emulator; ``aws``: ap-southeast-2)."""
 
@@ -84,7 +92,7 @@ class InfraRunner:
         if env not in ENVIRONMENTS:
             raise InfraError(f"unknown environment {env!r}: use one of {', '.join(ENVIRONMENTS)}")
         self.env = env
-        self.work_dir = (work_dir or REPO_ROOT / ".local" / "infra" / env).resolve()
+        self.work_dir = (work_dir or default_work_dir(env)).resolve()
         self.infra_root = infra_root
         self.binary = find_binary(binary)
         self.emulator_url = emulator_url or os.environ.get(
@@ -237,7 +245,28 @@ class InfraRunner:
         return self._change("apply", auto_approve)
 
     def destroy(self, auto_approve: bool = False) -> RunResult:
-        return self._change("destroy", auto_approve)
+        """Destroys the environment, then the task definition revisions deploys registered."""
+        families = self._task_families()
+        result = self._change("destroy", auto_approve)
+        if families:
+            from repository_manager.deploy import deregister_revisions
+
+            endpoint = self.emulator_url if self.env == "local" else None
+            deregister_revisions(client("ecs", endpoint), families)
+        return result
+
+    def _task_families(self) -> list[str]:
+        """The families of the applied stack's services; none when nothing is applied."""
+        from repository_manager.deploy import families
+        from repository_manager.deploy_targets import platform_from_outputs
+
+        if self.env == "local" and not self.state_path.is_file():
+            return []
+        try:
+            deploy = self.outputs().get("stack", {}).get("deploy")
+        except InfraError:
+            return []
+        return families(platform_from_outputs(deploy)) if isinstance(deploy, dict) else []
 
     def _change(self, verb: str, auto_approve: bool) -> RunResult:
         self._prepare()

@@ -1,8 +1,9 @@
 """The full stack on the emulator: offline init, apply, plan = no changes, destroy = nothing left.
 
-Also proves that the task definitions tofu registers equal the ones the Python deployer registers
-from the same templates and inputs, and that registering repos/{name}/config.yml adds a code
-location on the next apply. Everything lives in a temp work dir; nothing is written to the tree.
+Also proves that `dagster-ecs deploy --env local` reads tofu's outputs and renders exactly the task
+definitions tofu registered (nothing rolls), that a new image rolls every service without tofu
+seeing drift, and that registering repos/{name}/config.yml adds a code location on the next apply.
+Everything lives in a temp work dir; nothing is written to the tree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,21 +22,9 @@ import pytest
 
 from repository_manager.infra.binary import unavailable_reason
 from repository_manager.infra.runner import REPO_ROOT, InfraRunner
-from repository_manager.infra.task_definitions import render_task_definition, template_variables
 
 pytestmark = pytest.mark.integration
-
-# Fields DescribeTaskDefinition adds or normalises that are not part of the registered input.
-_GENERATED = {
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "registeredAt",
-    "registeredBy",
-    "requiresAttributes",
-    "compatibilities",
-    "deregisteredAt",
-}
+CLI = str(Path(sys.executable).parent / "dagster-ecs")
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +60,22 @@ def clients(url: str) -> dict[str, Any]:
     return {name: boto3.client(name, **kwargs) for name in names}  # type: ignore[call-overload]
 
 
-def comparable(task_definition: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in task_definition.items() if k not in _GENERATED}
+def deploy_cli(state_dir: Path, emulator: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``dagster-ecs deploy --env local`` on the environment under ``state_dir``."""
+    return subprocess.run(
+        [CLI, "deploy", "--env", "local", "--no-wait", "--emulator-url", emulator, *args],
+        env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def service_revisions(ecs: Any, cluster: str) -> dict[str, str]:
+    arns = ecs.list_services(cluster=cluster)["serviceArns"]
+    described = ecs.describe_services(cluster=cluster, services=arns)["services"]
+    return {s["serviceName"]: s["taskDefinition"] for s in described}
 
 
 def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path) -> None:
@@ -79,7 +84,7 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
     aws = clients(emulator)
     runner = InfraRunner(
         "local",
-        work_dir=tmp_path / "work",
+        work_dir=tmp_path / "infra" / "local",  # where the CLI finds it: $DAGSTER_ECS_STATE_DIR
         emulator_url=emulator,
         stream=False,
         variables={
@@ -156,63 +161,34 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         namespaces = [n["Name"] for n in aws["servicediscovery"].list_namespaces()["Namespaces"]]
         assert f"{name}.internal" in namespaces
 
-        # --- tofu's task definitions == the deployer's, for the same inputs
+        # --- `dagster-ecs deploy --env local` renders exactly what tofu registered: no rollout
         outputs = runner.outputs()["stack"]
         arns = outputs["task_definition_arns"]
-        registered_by_python: list[str] = []
-        common = {
-            "image": "dagster-ecs:local",
-            "cpu": "256",
-            "memory": "512",
-            "region": "ap-southeast-2",
-            "execution_role_arn": f"arn:aws:iam::123456789012:role/{name}-execution",
-            "bucket": bucket,
-            "db_host": db["Endpoint"]["Address"],
-            "db_port": "5432",
-            "db_name": "dagster",
-            "db_user": "dagster",
-            "db_secret_arn": db["MasterUserSecret"]["SecretArn"],
-            "service_namespace": f"{name}.internal",
-            "webserver_port": "3000",
-            "grpc_port": "4000",
-            "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
+        tofu_revisions = {
+            "webserver": arns["webserver"],
+            "daemon": arns["daemon"],
+            "cl-main": arns["code_location:main"],
+            "cl-sales": arns["code_location:sales"],
         }
-        cases = {
-            "webserver": (
-                "webserver",
-                {
-                    "family": f"{name}-webserver",
-                    "log_group": f"/{name}/webserver",
-                    "task_role_arn": f"arn:aws:iam::123456789012:role/{name}-webserver",
-                },
-            ),
-            "code_location:sales": (
-                "code_location",
-                {
-                    "family": f"{name}-cl-sales",
-                    "log_group": f"/{name}/code-locations/sales",
-                    "task_role_arn": f"arn:aws:iam::123456789012:role/{name}-cl-sales",
-                    "module_name": "dagster_code.definitions",
-                    "repo_name": "sales",
-                    "dags_dir": "dags/sales",
-                    "memory": "1024",
-                },
-            ),
-        }
-        try:
-            for key, (template, specific) in cases.items():
-                values = {**common, **specific}
-                variables = {k: values[k] for k in template_variables(template)}
-                kwargs = render_task_definition(template, variables)
-                ours = aws["ecs"].register_task_definition(**kwargs)["taskDefinition"]
-                registered_by_python.append(ours["taskDefinitionArn"])
-                theirs = aws["ecs"].describe_task_definition(taskDefinition=arns[key])[
-                    "taskDefinition"
-                ]
-                assert comparable(ours) == comparable(theirs), key
-        finally:
-            for arn in registered_by_python:
-                aws["ecs"].deregister_task_definition(taskDefinition=arn)
+        unchanged = deploy_cli(tmp_path, emulator)
+        assert "nothing changed" in unchanged.stdout, unchanged.stdout
+        assert service_revisions(aws["ecs"], name) == tofu_revisions
+
+        # --- a new image: every service rolls to a new revision, tofu sees no drift
+        rolled = deploy_cli(tmp_path, emulator, "--image", "dagster-ecs:v2")
+        assert "4 service(s) rolled" in rolled.stdout, rolled.stdout
+        revisions = service_revisions(aws["ecs"], name)
+        for service, arn in revisions.items():
+            assert arn != tofu_revisions[service], service
+            definition = aws["ecs"].describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            assert definition["containerDefinitions"][0]["image"] == "dagster-ecs:v2"
+            if service == "cl-sales":
+                assert definition["memory"] == "1024"  # repos/sales/config.yml still applies
+        assert runner.plan().returncode == 0
+        again = deploy_cli(tmp_path, emulator)  # no --image: the services keep the one they run
+        assert "nothing changed" in again.stdout, again.stdout
+        assert service_revisions(aws["ecs"], name) == revisions
+        family_names = [arn.rsplit("/", 1)[1].rsplit(":", 1)[0] for arn in revisions.values()]
 
         # --- destroy leaves nothing
         # Deregister: every version of config.yml goes, or the versioned bucket is not empty.
@@ -255,11 +231,9 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
             if s["Name"].startswith(name)
         ]
         assert not aws["logs"].describe_log_groups(logGroupNamePrefix=f"/{name}/")["logGroups"]
-        for arn in arns.values():
-            status = aws["ecs"].describe_task_definition(taskDefinition=arn)["taskDefinition"][
-                "status"
-            ]
-            assert status == "INACTIVE"
+        for family in family_names:  # tofu's revisions and the deployer's
+            active = aws["ecs"].list_task_definitions(familyPrefix=family, status="ACTIVE")
+            assert not active["taskDefinitionArns"], family
 
         tree_after = sorted(
             p.name for p in (REPO_ROOT / "infrastructure" / "envs" / "local").iterdir()

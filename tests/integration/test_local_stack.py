@@ -266,6 +266,11 @@ def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
             "taskDefinition"
         ]["containerDefinitions"][0]["image"]
         assert image == "dagster-ecs:v2"
+    kept = subprocess.run(  # without --image the services keep the image they run
+        [CLI, "deploy"], env=stack.env, capture_output=True, text=True, timeout=300
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert "webserver: unchanged (task definition dagster-ecs-webserver:2)" in kept.stdout
 
     api = DagsterApi(stack.url("webserver"))
     assert api.location_statuses() == {"main": "LOADED"}
@@ -350,3 +355,18 @@ def test_stack_runs_on_the_pgserver_wheel_alone(tmp_path: Path) -> None:
     finally:
         wheel_only.cli("stop")
     assert wheel_only.processes() == []
+
+
+def test_deploy_to_an_environment_never_applied_is_a_clear_error(tmp_path: Path) -> None:
+    idle = make_stack(tmp_path / "state")
+    for env, expected in (
+        ("local", "error: the local tofu environment has no state; create it with `make "),
+        ("nope", "error: unknown --env 'nope': use one of dev, local, aws"),
+    ):
+        result = subprocess.run(
+            [CLI, "deploy", "--env", env], env=idle.env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith(expected), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "state" / "infra").exists()

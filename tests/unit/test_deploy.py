@@ -1,6 +1,17 @@
 from __future__ import annotations
 
-from repository_manager.deploy import Platform, _same_definition, is_stable, service_specs
+import pytest
+
+from repository_manager.deploy import (
+    CodeLocation,
+    DeployError,
+    Platform,
+    _same_definition,
+    is_stable,
+    rollout_failure,
+    service_specs,
+)
+from repository_manager.deploy_targets import platform_from_outputs
 from repository_manager.infra.task_definitions import render_task_definition
 
 
@@ -14,7 +25,10 @@ def _platform(**overrides: object) -> Platform:
         "execution_role_arn": "arn:aws:iam::1:role/x",
         "webserver_role_arn": "arn:aws:iam::1:role/w",
         "daemon_role_arn": "arn:aws:iam::1:role/d",
-        "location_role_arns": {"zeta": "arn:aws:iam::1:role/z", "main": "arn:aws:iam::1:role/m"},
+        "code_locations": {
+            "zeta": CodeLocation(role_arn="arn:aws:iam::1:role/z"),
+            "main": CodeLocation(role_arn="arn:aws:iam::1:role/m"),
+        },
         "db_host": "h",
         "db_port": 5432,
         "db_name": "dagster",
@@ -22,7 +36,7 @@ def _platform(**overrides: object) -> Platform:
         "db_secret_arn": "arn:aws:secretsmanager:ap-southeast-2:1:secret:s",
         "namespace": "dagster-ecs.internal",
         "subnets": ["s"],
-        "security_groups": ["g"],
+        "security_groups": {"webserver": ["gw"], "daemon": ["gd"], "code_location": ["gc"]},
         **overrides,
     }
     return Platform(**values)  # type: ignore[arg-type]
@@ -68,3 +82,91 @@ def test_stable_means_one_completed_deployment_at_the_desired_count() -> None:
     assert not is_stable({**base, "deployments": [{"rolloutState": "IN_PROGRESS"}]})
     assert not is_stable({**base, "deployments": [{}, {}]})
     assert not is_stable({**base, "runningCount": 0, "deployments": [{}]})
+
+
+def test_each_kind_of_service_gets_its_own_security_groups() -> None:
+    groups = {s.service: s.security_groups for s in service_specs(_platform())}
+    assert groups == {"cl-main": ["gc"], "cl-zeta": ["gc"], "webserver": ["gw"], "daemon": ["gd"]}
+
+
+def test_a_code_location_overrides_image_size_and_module_only_where_it_says_so() -> None:
+    own = CodeLocation(
+        role_arn="arn:aws:iam::1:role/s", image="sales:7", memory=1024, module_name="sales.defs"
+    )
+    platform = _platform(code_locations={"sales": own})
+    (sales,) = (s for s in service_specs(platform) if s.service == "cl-sales")
+    assert (sales.variables["image"], sales.variables["memory"]) == ("sales:7", "1024")
+    assert (sales.variables["cpu"], sales.variables["module_name"]) == ("256", "sales.defs")
+    (webserver,) = (s for s in service_specs(platform) if s.service == "webserver")
+    assert webserver.variables["image"] == "dagster-ecs:local"
+
+
+def _tofu_deploy_output() -> dict[str, object]:
+    """The shape of ``module.stack.deploy`` (infrastructure/modules/stack/outputs.tf)."""
+    location = {
+        "role_arn": "arn:aws:iam::1:role/tf-cl-main",
+        "image": "1.dkr.ecr.ap-southeast-2.amazonaws.com/tf:main",
+        "module_name": "dagster_code.definitions",
+        "dags_dir": "dags/main",
+        "cpu": 256,
+        "memory": 512,
+        "grpc_port": 4000,
+    }
+    return {
+        "stack_name": "tf",
+        "cluster": "tf",
+        "region": "ap-southeast-2",
+        "image": "1.dkr.ecr.ap-southeast-2.amazonaws.com/tf:main",
+        "bucket": "tf-bucket",
+        "execution_role_arn": "arn:aws:iam::1:role/tf-execution",
+        "webserver_role_arn": "arn:aws:iam::1:role/tf-webserver",
+        "daemon_role_arn": "arn:aws:iam::1:role/tf-daemon",
+        "db_host": "tf.abc.ap-southeast-2.rds.amazonaws.com",
+        "db_port": 5432,
+        "db_name": "dagster",
+        "db_user": "dagster",
+        "db_secret_arn": "arn:aws:secretsmanager:ap-southeast-2:1:secret:rds!db-1",
+        "namespace": "tf.internal",
+        "subnets": ["subnet-a", "subnet-b"],
+        "assign_public_ip": True,
+        "security_groups": {"webserver": ["sg-w"], "daemon": ["sg-d"], "code_location": ["sg-c"]},
+        "code_locations": {
+            "main": location,
+            "sales": {**location, "image": "sales:7", "memory": 1024, "dags_dir": "dags/sales"},
+        },
+        "cpu": 256,
+        "memory": 512,
+        "webserver_port": 3000,
+        "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
+    }
+
+
+def test_platform_from_tofu_outputs_rolls_only_and_keeps_a_location_s_own_image() -> None:
+    platform = platform_from_outputs(_tofu_deploy_output())
+    assert not platform.creates_services
+    assert platform.assign_public_ip and platform.db_port == 5432
+    assert platform.code_locations["main"].image is None
+    assert platform.code_locations["sales"].image == "sales:7"
+    specs = {s.service: s for s in service_specs(platform)}
+    assert specs["cl-sales"].variables["memory"] == "1024"
+    assert specs["cl-main"].variables["log_group"] == "/tf/code-locations/main"
+    assert specs["daemon"].security_groups == ["sg-d"]
+
+
+def test_an_output_of_another_version_of_the_modules_is_refused() -> None:
+    output = _tofu_deploy_output()
+    del output["daemon_role_arn"]
+    with pytest.raises(DeployError, match="daemon_role_arn"):
+        platform_from_outputs(output)
+
+
+def test_a_failed_rollout_is_reported_with_ecs_s_reason() -> None:
+    service = {
+        "serviceName": "webserver",
+        "deployments": [{"rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}],
+    }
+    assert rollout_failure(service) == "webserver: circuit breaker"
+    assert (
+        rollout_failure({"serviceName": "w", "deployments": [{"rolloutState": "COMPLETED"}]})
+        is None
+    )

@@ -121,9 +121,10 @@ resource "aws_ecs_service" "this" {
     registry_arn = aws_service_discovery_service.this.arn
   }
 
-  # desired_count belongs to autoscaling; availability_zone_rebalancing is not stored by moto.
+  # desired_count belongs to autoscaling; task_definition to `dagster-ecs deploy`, which rolls
+  # new revisions (tofu registers the first); availability_zone_rebalancing is not stored by moto.
   lifecycle {
-    ignore_changes = [desired_count, availability_zone_rebalancing]
+    ignore_changes = [desired_count, task_definition, availability_zone_rebalancing]
   }
 }
 

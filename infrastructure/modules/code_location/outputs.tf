@@ -17,3 +17,16 @@ output "family" {
 output "grpc_address" {
   value = "${var.name}.${var.namespace}:4000"
 }
+
+output "deploy" {
+  description = "What `dagster-ecs deploy` renders this code location's task definition with."
+  value = {
+    role_arn    = aws_iam_role.this.arn
+    image       = var.image
+    module_name = var.module_name
+    dags_dir    = var.dags_dir
+    cpu         = var.cpu
+    memory      = var.memory
+    grpc_port   = var.grpc_port
+  }
+}

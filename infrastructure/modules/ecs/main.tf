@@ -129,9 +129,10 @@ resource "aws_ecs_service" "webserver" {
     container_port   = 3000
   }
 
-  # desired_count belongs to autoscaling; availability_zone_rebalancing is not stored by moto.
+  # desired_count belongs to autoscaling; task_definition to `dagster-ecs deploy`, which rolls
+  # new revisions (tofu registers the first); availability_zone_rebalancing is not stored by moto.
   lifecycle {
-    ignore_changes = [desired_count, availability_zone_rebalancing]
+    ignore_changes = [desired_count, task_definition, availability_zone_rebalancing]
   }
 
   depends_on = [aws_lb_listener.webserver]
@@ -155,8 +156,9 @@ resource "aws_ecs_service" "daemon" {
     assign_public_ip = var.assign_public_ip
   }
 
+  # task_definition belongs to `dagster-ecs deploy`, as for the webserver.
   lifecycle {
-    ignore_changes = [availability_zone_rebalancing]
+    ignore_changes = [task_definition, availability_zone_rebalancing]
   }
 
   depends_on = [aws_ecs_cluster_capacity_providers.this]

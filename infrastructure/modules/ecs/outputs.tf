@@ -33,3 +33,15 @@ output "task_definition_arns" {
 output "service_names" {
   value = [aws_ecs_service.webserver.name, aws_ecs_service.daemon.name]
 }
+
+output "deploy" {
+  description = "The values the webserver and daemon task definitions were rendered with that `dagster-ecs deploy` cannot derive."
+  value = {
+    webserver_role_arn = aws_iam_role.webserver.arn
+    daemon_role_arn    = aws_iam_role.daemon.arn
+    cpu                = var.cpu
+    memory             = var.memory
+    webserver_port     = var.webserver_port
+    workspace_file     = var.workspace_file
+  }
+}

@@ -33,3 +33,31 @@ output "code_locations" {
 output "task_definition_arns" {
   value = merge(module.ecs.task_definition_arns, { for name, cl in module.code_location : "code_location:${name}" => cl.task_definition_arn })
 }
+
+# Read by `dagster-ecs deploy --env local|aws` (repository_manager/deploy_targets.py): tofu creates
+# the services and their first revisions, the deployer renders the same templates with these
+# values and rolls new revisions.
+output "deploy" {
+  value = merge(module.ecs.deploy, {
+    stack_name         = var.name
+    cluster            = module.ecs.cluster_name
+    region             = var.region
+    image              = var.image
+    bucket             = module.storage.bucket_name
+    execution_role_arn = module.ecs.execution_role_arn
+    db_host            = module.database.address
+    db_port            = module.database.port
+    db_name            = module.database.database_name
+    db_user            = module.database.username
+    db_secret_arn      = module.database.secret_arn
+    namespace          = module.service_discovery.namespace_name
+    subnets            = module.network.task_subnet_ids
+    assign_public_ip   = module.network.assign_public_ip
+    security_groups = {
+      webserver     = [module.network.security_group_ids.webserver]
+      daemon        = [module.network.security_group_ids.daemon]
+      code_location = [module.network.security_group_ids.code_location]
+    }
+    code_locations = { for name, cl in module.code_location : name => cl.deploy }
+  })
+}
