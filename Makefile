@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 DAGSTER_ECS := $(BIN)/dagster-ecs
 INSTALLED := $(VENV)/.installed
 C ?=
-ENV ?= local
+# ENV: unset = the `make dev` stack; local = the tofu environment on the emulator; aws = AWS.
+ENV ?=
 TOFU ?=
 AUTO_APPROVE ?=
-IMAGE ?= dagster-ecs:local
+IMAGE ?=
 SERVICE ?= webserver
-INFRA_FLAGS = --env $(ENV) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
+INFRA_FLAGS = --env $(or $(ENV),local) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .DEFAULT_GOAL := help
 .PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
@@ -45,14 +46,15 @@ dev-logs: $(INSTALLED) ## Follow every process's and ECS service's logs, or one'
 dev-reset: $(INSTALLED) ## Wipe PostgreSQL and emulator state, then start again
 	$(DAGSTER_ECS) dev reset
 
-deploy: $(INSTALLED) ## New task definition revisions and rolling updates: make deploy IMAGE=dagster-ecs:v2
-	$(DAGSTER_ECS) deploy --image $(IMAGE)
+deploy: $(INSTALLED) ## Roll new task definition revisions: make deploy [IMAGE=dagster-ecs:v2] [ENV=local|aws]
+	$(DAGSTER_ECS) deploy --env $(or $(ENV),dev) $(if $(IMAGE),--image $(IMAGE))
 
 LOCAL_AWS = AWS_ENDPOINT_URL=http://127.0.0.1:$${DAGSTER_ECS_EMULATOR_PORT:-4566} \
 	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=ap-southeast-2
 
-logs: $(INSTALLED) ## A service's logs from CloudWatch Logs: make logs SERVICE=cl-main [ENV=aws]
-	$(if $(filter local,$(ENV)),$(LOCAL_AWS)) $(DAGSTER_ECS) logs $(SERVICE)
+logs: $(INSTALLED) ## A service's logs from CloudWatch Logs: make logs SERVICE=cl-main [ENV=local|aws]
+	$(if $(filter aws,$(ENV)),,$(LOCAL_AWS)) $(DAGSTER_ECS) logs $(SERVICE) \
+	  $(if $(filter local,$(ENV)),--cluster dagster-ecs-tf)
 
 infra-init: $(INSTALLED) ## tofu init (ENV=local|aws; TOFU=tofu|terraform)
 	$(DAGSTER_ECS) infra init $(INFRA_FLAGS)
