@@ -111,6 +111,12 @@ resource "aws_ecs_service" "this" {
   desired_count   = var.min_tasks
   launch_type     = "FARGATE"
 
+  # A rollout whose tasks keep failing stops and rolls back; `dagster-ecs deploy` reports it.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
   network_configuration {
     subnets          = var.subnet_ids
     security_groups  = [var.security_group_id]

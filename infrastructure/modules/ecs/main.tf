@@ -117,6 +117,12 @@ resource "aws_ecs_service" "webserver" {
   desired_count   = var.webserver_min_tasks
   launch_type     = "FARGATE"
 
+  # A rollout whose tasks keep failing stops and rolls back; `dagster-ecs deploy` reports it.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
   network_configuration {
     subnets          = var.task_subnet_ids
     security_groups  = [var.security_group_ids.webserver]
@@ -149,6 +155,12 @@ resource "aws_ecs_service" "daemon" {
   desired_count   = 1
 
   launch_type = "FARGATE"
+
+  # A rollout whose tasks keep failing stops and rolls back; `dagster-ecs deploy` reports it.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
 
   network_configuration {
     subnets          = var.task_subnet_ids
