@@ -62,6 +62,20 @@ def host_ports(task_definition: dict[str, Any]) -> set[int]:
     return ports
 
 
+def _definition(task_definition: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(d for d in task_definition["containerDefinitions"] if d["name"] == name)
+
+
+def secret_names(task_definition: dict[str, Any], name: str) -> set[str]:
+    """The variables of a container whose values come from ``secrets``: never persisted."""
+    return {s["name"] for s in _definition(task_definition, name).get("secrets") or []}
+
+
+def execution_role(snapshot: dict[str, Any], task_definition: dict[str, Any]) -> str | None:
+    overrides = snapshot.get("overrides") or {}
+    return overrides.get("executionRoleArn") or task_definition.get("executionRoleArn")
+
+
 def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
 
@@ -128,6 +142,11 @@ class TaskState:
         has_checks = any(c.health is not None for c in self.containers.values() if c.essential)
         return self.status == "RUNNING" and (self.health == "HEALTHY" if has_checks else True)
 
+    def _spec_json(self, spec: ContainerSpec) -> dict[str, Any]:
+        hidden = secret_names(self.task_definition, spec.name)
+        env = {key: value for key, value in spec.env.items() if key not in hidden}
+        return {"argv": spec.argv, "env": env, "cwd": spec.cwd}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "snapshot": self.snapshot,
@@ -158,9 +177,7 @@ class TaskState:
                     "logOffset": c.log_offset,
                     "healthStatus": c.health_status,
                     "startedAt": c.started_at,
-                    "spec": None
-                    if c.spec is None
-                    else {"argv": c.spec.argv, "env": c.spec.env, "cwd": c.spec.cwd},
+                    "spec": None if c.spec is None else self._spec_json(c.spec),
                 }
                 for name, c in self.containers.items()
             },
@@ -361,13 +378,12 @@ class Controller:
                 )
                 container.log_offset, container.health_status = c["logOffset"], c["healthStatus"]
                 container.started_at = c["startedAt"]
+                definition = _definition(task.task_definition, name)
                 if c["spec"]:
                     container.spec = ContainerSpec(
                         name, c["spec"]["argv"], c["spec"]["env"], c["spec"]["cwd"], path.parent
                     )
-                definition = next(
-                    d for d in task.task_definition["containerDefinitions"] if d["name"] == name
-                )
+                    self._recover_secrets(task, container, definition)
                 if definition.get("healthCheck") and container.started_at:
                     container.health = HealthCheck.from_definition(
                         definition["healthCheck"], container.started_at
@@ -377,8 +393,42 @@ class Controller:
                 self.tokens[container.token] = (task.arn, name)
             self.tokens[task.token] = (task.arn, None)
             self.tasks[task.arn] = task
+            self._save(task)
             count += 1
         return count
+
+    def _recover_secrets(
+        self, task: TaskState, container: ContainerState, definition: dict[str, Any]
+    ) -> None:
+        """Puts the secret values back into an adopted container's spec (health checks run in
+        its environment). The running process has exactly the environment it was started with;
+        only if that cannot be read are the secrets resolved again, as at task start, which
+        differs from the container's values if a secret was rotated in between."""
+        names = secret_names(task.task_definition, container.name)
+        handle, spec = container.handle, container.spec
+        if not names or spec is None or handle is None or container.status == "STOPPED":
+            return
+        if self.runtime.exit_code(handle) is not None:
+            return
+        live = self.runtime.environ(handle) or {}
+        if names <= live.keys():
+            spec.env.update({name: live[name] for name in names})
+            return
+        where = f"task {task.id} container {container.name}"
+        try:
+            role = execution_role(task.snapshot, task.task_definition)
+            spec.env.update(self._secret_values(task, definition, role))
+        except SecretError as error:
+            log.warning(
+                "%s: environment unreadable and %s; health checks run without %s",
+                where,
+                error,
+                ", ".join(sorted(names)),
+            )
+            return
+        log.warning(
+            "%s: environment unreadable; health checks use the secrets' current values", where
+        )
 
     # --- task lifecycle (the agent) ----------------------------------------------------------
     def _fail(self, task: TaskState, reason: str, code: str = "TaskFailedToStart") -> None:
@@ -399,7 +449,6 @@ class Controller:
         task.pull_started_at = time.time()
         overrides = snap.get("overrides") or {}
         task.role_arn = overrides.get("taskRoleArn") or td.get("taskRoleArn")
-        execution_role = overrides.get("executionRoleArn") or td.get("executionRoleArn")
         with self._lock:
             self.tasks[task.arn] = task
             self.tokens[task.token] = (task.arn, None)
@@ -413,7 +462,7 @@ class Controller:
             task.containers[container.name] = container
             self.tokens[container.token] = (task.arn, container.name)
         try:
-            specs = self._specs(task, td, overrides, execution_role)
+            specs = self._specs(task, td, overrides, execution_role(snap, td))
         except (SecretError, LookupError, ValueError) as error:
             self._fail(task, str(error))
             return task
@@ -441,7 +490,7 @@ class Controller:
         task: TaskState,
         td: dict[str, Any],
         overrides: dict[str, Any],
-        execution_role: str | None,
+        role: str | None,
     ) -> dict[str, ContainerSpec]:
         specs: dict[str, ContainerSpec] = {}
         region = task.snapshot["region"]
@@ -451,11 +500,8 @@ class Controller:
                 raise LookupError(self.images.pull_error(definition["image"]))
             target = awslogs.target_for(definition, task.id, region)
             if target is not None:
-                awslogs.prepare(self.client("logs", target.region, execution_role), target)
-            secret_values = resolve_secrets(
-                definition.get("secrets") or [],
-                lambda service: self.client(service, region, execution_role),
-            )
+                awslogs.prepare(self.client("logs", target.region, role), target)
+            secret_values = self._secret_values(task, definition, role)
             container = task.containers[definition["name"]]
             endpoints = {
                 "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
@@ -476,6 +522,14 @@ class Controller:
                 definition["name"], argv_for(definition, override, image), env, cwd, task.directory
             )
         return specs
+
+    def _secret_values(
+        self, task: TaskState, definition: dict[str, Any], role: str | None
+    ) -> dict[str, str]:
+        region = task.snapshot["region"]
+        return resolve_secrets(
+            definition.get("secrets") or [], lambda service: self.client(service, region, role)
+        )
 
     def begin_stop(self, task: TaskState, reason: str, code: str) -> None:
         if task.status in ("STOPPING", "STOPPED"):

@@ -59,6 +59,9 @@ class ContainerRuntime(Protocol):
 
     def signal(self, handle: ContainerHandle, signum: int) -> None: ...
 
+    def environ(self, handle: ContainerHandle) -> dict[str, str] | None:
+        """The environment the container runs with; None if it is gone or cannot be read."""
+
     def exec(self, spec: ContainerSpec, argv: list[str]) -> subprocess.Popen[bytes]:
         """Starts a command in the container's environment (health checks)."""
 
@@ -121,6 +124,16 @@ class LocalProcessRuntime:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(handle.pid, signum)
+
+    def environ(self, handle: ContainerHandle) -> dict[str, str] | None:
+        """The wrapper's environment, which is the one it and the container were started with."""
+        try:
+            proc = psutil.Process(handle.pid)
+            if abs(proc.create_time() - handle.create_time) >= 0.05:
+                return None
+            return dict(proc.environ())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
 
     def exec(self, spec: ContainerSpec, argv: list[str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
