@@ -49,7 +49,7 @@ def deploy(
         if env not in TARGETS:
             raise deployer.DeployError(f"unknown --env {env!r}: use one of {', '.join(TARGETS)}")
         if env == "dev":
-            stack.redeploy(StackSettings.from_env(), console, image)
+            stack.redeploy(StackSettings.from_env(), console, image, wait=wait, timeout=timeout)
             return
         runner = InfraRunner(env, emulator_url=emulator_url, stream=False)
         deploy_tofu_env(runner, image, wait=wait, timeout=timeout)

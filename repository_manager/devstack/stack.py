@@ -241,7 +241,12 @@ class _Starter:
             self.console.print("  [green]✓[/green] Dagster schema created")
 
     def deploy(
-        self, platform: deploy.Platform, before_dependents: Callable[[], object] = lambda: None
+        self,
+        platform: deploy.Platform,
+        before_dependents: Callable[[], object] = lambda: None,
+        *,
+        wait: bool = True,
+        timeout: float = START_TIMEOUT_S,
     ) -> None:
         def failed() -> str | None:
             return self.crashed() or _failed_task(self.settings)
@@ -253,7 +258,8 @@ class _Starter:
                 local_platform.emulator_client(self.settings, "ecs"),
                 local_platform.emulator_client(self.settings, "servicediscovery"),
                 platform,
-                timeout=START_TIMEOUT_S,
+                timeout=timeout,
+                wait=wait,
                 progress=lambda line: self.console.print(
                     f"  [green]✓[/green] {line} ({time.monotonic() - began:.1f} s)"
                     if line.endswith(": running")
@@ -358,7 +364,14 @@ def up(settings: StackSettings, console: Console) -> None:
     console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
 
 
-def redeploy(settings: StackSettings, console: Console, image: str | None) -> None:
+def redeploy(
+    settings: StackSettings,
+    console: Console,
+    image: str | None,
+    *,
+    wait: bool = True,
+    timeout: float = START_TIMEOUT_S,
+) -> None:
     """``dagster-ecs deploy`` against the local stack: new revisions where anything changed.
 
     Without ``image`` the services keep the image they run.
@@ -373,8 +386,9 @@ def redeploy(settings: StackSettings, console: Console, image: str | None) -> No
         local_platform.db_secret_arn(settings),
         image=image or deploy.deployed_image(ecs, CLUSTER_NAME) or local_platform.PLATFORM_IMAGE,
     )
-    starter.deploy(platform)
-    starter.wait_dagster()
+    starter.deploy(platform, wait=wait, timeout=timeout)
+    if wait:
+        starter.wait_dagster(timeout)
 
 
 def drain_services(settings: StackSettings, console: Console) -> int:
