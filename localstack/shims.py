@@ -72,10 +72,31 @@ def _managed_policies_in_the_aws_partition_only() -> None:
     IAMBackend._init_aws_policies = init_aws_policies  # type: ignore[method-assign]
 
 
+def _cloud_map_namespace_from_dns_config() -> None:
+    """moto 5.2.5's servicediscovery CreateService keeps only the top-level ``NamespaceId``. The
+    AWS provider (``aws_service_discovery_service`` with ``dns_config { namespace_id }``) sends the
+    namespace in ``DnsConfig.NamespaceId``, which AWS takes as the service's namespace; moto
+    leaves it empty, so ``DiscoverInstances`` answers ServiceNotFound for every service tofu
+    created and the workspace of a tofu-applied stack cannot be rendered."""
+    from moto.servicediscovery.models import ServiceDiscoveryBackend
+
+    create = ServiceDiscoveryBackend.create_service
+
+    def create_service(
+        self: Any, name: str, namespace_id: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        dns_config = kwargs.get("dns_config") or {}
+        namespace: Any = namespace_id or dns_config.get("NamespaceId")
+        return create(self, name, namespace, *args, **kwargs)
+
+    ServiceDiscoveryBackend.create_service = create_service  # type: ignore[method-assign]
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
     _autoscaling_tags()
     _managed_policies_in_the_aws_partition_only()
+    _cloud_map_namespace_from_dns_config()
     _installed = True

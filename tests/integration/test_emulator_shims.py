@@ -76,3 +76,36 @@ def test_managed_policies_only_in_the_aws_partition(emulator: str) -> None:
 
 def test_plain_moto_loads_managed_policies_in_every_partition(plain_emulator: str) -> None:
     assert _aws_managed_policies(plain_emulator, "cn-north-1") > 1000
+
+
+def _discover_by_dns_config_namespace(url: str) -> Any:
+    """A Cloud Map service created the way the AWS provider creates it, then discovered."""
+    sd = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "servicediscovery", endpoint_url=url, config=Config(inject_host_prefix=False)
+    )
+    sd.create_private_dns_namespace(Name="shim.internal", Vpc="vpc-1")
+    namespace = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "shim.internal")
+    service = sd.create_service(
+        Name="main",
+        DnsConfig={
+            "NamespaceId": namespace["Id"],
+            "RoutingPolicy": "MULTIVALUE",
+            "DnsRecords": [{"Type": "A", "TTL": 10}],
+        },
+    )["Service"]
+    sd.register_instance(
+        ServiceId=service["Id"],
+        InstanceId="task-1",
+        Attributes={"AWS_INSTANCE_IPV4": "10.0.0.7", "AWS_INSTANCE_PORT": "4000"},
+    )
+    return sd.discover_instances(NamespaceName="shim.internal", ServiceName="main")
+
+
+def test_cloud_map_service_takes_its_namespace_from_dns_config(emulator: str) -> None:
+    found = _discover_by_dns_config_namespace(emulator)["Instances"]
+    assert [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found] == ["10.0.0.7"]
+
+
+def test_plain_moto_loses_a_dns_config_namespace(plain_emulator: str) -> None:
+    with pytest.raises(ClientError, match="ServiceNotFound"):
+        _discover_by_dns_config_namespace(plain_emulator)
