@@ -31,11 +31,11 @@ import requests
 
 from bench.report import Target, markdown_table, median, ratio, targets_table, verdict
 from repository_manager.dagster_api import DagsterApi
+from repository_manager.settings import STACK_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
-STACK_TAG = "DAGSTER_ECS_STATE_DIR"
 REFERENCE_TAG = "DAGSTER_ECS_BENCH_REFERENCE"
 JOB = "main_assets_job"
 BUCKET = "dagster-ecs-local"
@@ -289,7 +289,7 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         for key in ("DAGSTER_HOME", "VIRTUAL_ENV", *(("PYTHONPATH",) if root != ROOT else ())):
             env.pop(key, None)
-        env[STACK_TAG] = str(state_dir)
+        env["DAGSTER_ECS_STATE_DIR"] = str(state_dir)
         for name in ("EMULATOR", "POSTGRES", "CODE_SERVER", "WEBSERVER"):
             env[f"DAGSTER_ECS_{name}_PORT"] = str(_free_port())
         return cls(root, state_dir, env)
@@ -662,7 +662,7 @@ def render(result: Mapping[str, Any]) -> str:
         "",
         "## Memory of the dagster-ecs stack (RSS, MB)",
         "",
-        f"Every process tagged with the stack's `DAGSTER_ECS_STATE_DIR`, grouped by role; sampled "
+        f"Every process tagged with the stack's `DAGSTER_ECS_STACK`, grouped by role; sampled "
         f"every {SAMPLE_S} s during one `{JOB}` run "
         f"({stack['during_run']['status']}, {stack['during_run']['seconds']:.1f} s). Peak of a "
         "role = the largest sum of its processes at one instant.",

@@ -51,6 +51,12 @@ class Ports(BaseModel):
         )
 
 
+STACK_TAG = "DAGSTER_ECS_STACK"
+"""Set to the state dir in the environment of every process a stack starts (and only there):
+``make stop`` and the tests find strays by it. Not ``DAGSTER_ECS_STATE_DIR``, which users export
+in their shells to pick a state dir."""
+
+
 class StackSettings(BaseModel):
     """Everything that locates one local stack: its files under ``state_dir`` and its ports."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repository_manager.devstack import postgres
-from repository_manager.settings import REGION, StackSettings
+from repository_manager.settings import REGION, STACK_TAG, StackSettings
 
 EMULATOR = "emulator"
 POSTGRES = "postgres"
@@ -26,11 +26,10 @@ class Component:
 
 
 def base_env(settings: StackSettings) -> dict[str, str]:
-    """The few host variables a component needs, plus the stack's state dir, which tags every
-    process of this stack (``make status`` and the tests find strays by it)."""
+    """The few host variables a component needs, plus the tag of this stack's processes."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SSL_CERT_FILE", "AWS_CA_BUNDLE")
     env = {key: os.environ[key] for key in keep if key in os.environ}
-    env["DAGSTER_ECS_STATE_DIR"] = str(settings.state_dir)
+    env[STACK_TAG] = str(settings.state_dir)
     return env
 
 

@@ -24,6 +24,7 @@ from repository_manager.settings import (
     NAMESPACE_NAME,
     POSTGRES_SECRET_NAME,
     REGION,
+    STACK_TAG,
     StackSettings,
 )
 
@@ -58,7 +59,7 @@ def build_platform_image(settings: StackSettings) -> None:
             "DAGSTER_HOME": str(settings.dagster_home),
             "PYTHONUNBUFFERED": "1",
             # Tags every task process of this stack, so `make stop` can prove none is left.
-            "DAGSTER_ECS_STATE_DIR": str(settings.state_dir),
+            STACK_TAG: str(settings.state_dir),
         },
         "workingDirectory": str(settings.root),
         "entryPoint": [str(settings.root / "docker" / "entrypoint.sh")],

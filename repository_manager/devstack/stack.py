@@ -33,6 +33,7 @@ from repository_manager.settings import (
     NAMESPACE_NAME,
     POSTGRES_SECRET_NAME,
     REGION,
+    STACK_TAG,
     StackSettings,
 )
 
@@ -422,8 +423,7 @@ def drain_services(settings: StackSettings, console: Console) -> int:
 
 
 def _tagged_processes(settings: StackSettings) -> list[psutil.Process]:
-    """Processes carrying this stack's tag, except this CLI and its callers (which may carry
-    the same variable because the user set it to pick the state dir)."""
+    """Processes carrying this stack's tag, except this CLI and its callers."""
     marker = str(settings.state_dir)
     me = psutil.Process()
     exempt = {me.pid, *(parent.pid for parent in me.parents())}
@@ -432,7 +432,7 @@ def _tagged_processes(settings: StackSettings) -> list[psutil.Process]:
         if proc.pid in exempt:
             continue
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            if proc.environ().get("DAGSTER_ECS_STATE_DIR") == marker:
+            if proc.environ().get(STACK_TAG) == marker:
                 found.append(proc)
     return found
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 
+from repository_manager.settings import STACK_TAG
 from tests.integration.conftest import REPO_ROOT, free_port
 
 CLI = str(Path(sys.executable).parent / "dagster-ecs")
@@ -42,7 +43,7 @@ class LocalStack:
         marker = str(self.state_dir)
         for proc in psutil.process_iter():
             try:
-                if proc.environ().get("DAGSTER_ECS_STATE_DIR") == marker:
+                if proc.environ().get(STACK_TAG) == marker:
                     found.append(proc)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import psycopg2
 import pytest
 
 from repository_manager.dagster_api import DagsterApi
+from repository_manager.settings import STACK_TAG
 from tests.integration.conftest import wait_for
 from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
 
@@ -371,3 +373,23 @@ def test_deploy_to_an_environment_never_applied_is_a_clear_error(tmp_path: Path)
         assert result.stderr.startswith(expected), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "state" / "infra").exists()
+
+
+def test_stop_kills_only_the_stack_s_strays_not_the_user_s_shell(tmp_path: Path) -> None:
+    """Users export DAGSTER_ECS_STATE_DIR to pick a state dir; only the stack's tag marks a
+    process of the stack."""
+    idle = make_stack(tmp_path / "state")
+    state = str(tmp_path / "state")
+    users = subprocess.Popen(["sleep", "60"], env={**idle.env, "DAGSTER_ECS_STATE_DIR": state})
+    stray = subprocess.Popen(["sleep", "60"], env={**idle.env, STACK_TAG: state})
+    try:
+        stopped = subprocess.run(
+            [CLI, "dev", "stop"], env=idle.env, capture_output=True, text=True, timeout=60
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert stray.wait(timeout=10) == -signal.SIGKILL
+        assert users.poll() is None
+    finally:
+        for proc in (users, stray):
+            proc.kill()
+            proc.wait()
