@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from repository_manager.infra import InfraError
 from repository_manager.infra.binary import find_binary
 from repository_manager.infra.emulator import client
@@ -136,6 +138,7 @@ class InfraRunner:
     def write_variables(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if self.env == "local":
+            self._check_emulator()
             values["emulator_url"] = self.emulator_url
             if "autoscaling_enabled" not in self.variables:
                 values["autoscaling_enabled"] = self._emulator_has_autoscaling_tags()
@@ -144,6 +147,15 @@ class InfraRunner:
         values.update(self.variables)
         (self.env_dir / VARS_FILE).write_text(json.dumps(values, indent=2, sort_keys=True))
         return values
+
+    def _check_emulator(self) -> None:
+        try:
+            client("sts", self.emulator_url).get_caller_identity()
+        except (BotoCoreError, ClientError) as error:
+            raise InfraError(
+                f"the emulator at {self.emulator_url} is not answering ({error}); start it with "
+                "`make dev`, or pass --emulator-url"
+            ) from None
 
     def _emulator_has_autoscaling_tags(self) -> bool:
         from repository_manager.infra.emulator import autoscaling_tags_supported
@@ -169,7 +181,12 @@ class InfraRunner:
         if not bucket:
             return {PLATFORM_LOCATION: {}}
         endpoint = self.emulator_url if self.env == "local" else None
-        return discover(s3_client(endpoint), str(bucket))
+        try:
+            return discover(s3_client(endpoint), str(bucket))
+        except (BotoCoreError, ClientError) as error:
+            raise InfraError(
+                f"cannot list the registered repositories in s3://{bucket}/repos/: {error}"
+            ) from None
 
     def _run(
         self, args: list[str], *, allowed: tuple[int, ...] = (0,), interactive: bool = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -243,3 +244,22 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         if not destroyed:  # leave the shared emulator clean for the other tests
             with contextlib.suppress(Exception):
                 runner.destroy()
+
+
+def test_apply_without_an_emulator_is_a_one_line_error(iac: None, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening: refused
+        result = subprocess.run(
+            [CLI, "infra", "apply", "--env", "local", "--emulator-url", url],
+            env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the emulator at {url} is not answering (Could not connect to the endpoint URL: "
+        f'"{url}/"); start it with `make dev`, or pass --emulator-url'
+    ]
+    assert not (tmp_path / "infra" / "local" / "terraform.tfstate").exists()
