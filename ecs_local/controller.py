@@ -36,7 +36,7 @@ from ecs_local.health import HealthCheck
 from ecs_local.hook_client import HookClient, HookError
 from ecs_local.images import ImageStore
 from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
-from ecs_local.scheduler import TaskView, plan_service
+from ecs_local.scheduler import CircuitBreaker, TaskView, plan_service
 
 log = logging.getLogger("ecs_local")
 
@@ -208,6 +208,11 @@ class Controller:
         self.done: set[str] = set()
         self.tokens: dict[str, tuple[str, str | None]] = {}
         self.backoff: dict[str, tuple[int, float]] = {}
+        # Circuit breaker: failed tasks per deployment id (seeded once from the emulator, which
+        # keeps the count across runtime restarts) and the deployments this runtime failed.
+        self.failures: dict[str, int] = {}
+        self.failures_seeded: set[str] = set()
+        self.failed_deployments: set[str] = set()
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._snapshot: dict[str, Any] | None = None
@@ -776,11 +781,20 @@ class Controller:
                 )
             skey = "/".join(key)
             failures, not_before = self.backoff.get(skey, (0, 0.0))
-            if any(v.healthy and now - v.started_at >= STABLE_AFTER for v in views):
+            stable = [v for v in views if v.healthy and now - v.started_at >= STABLE_AFTER]
+            if stable:
                 failures = 0
             self.backoff[skey] = (failures, not_before)
+            self._count_failures(service, stable)
             ports = self._service_host_ports(service, definitions)
-            plan = plan_service(service, views, may_start=now >= not_before)
+            plan = plan_service(
+                service,
+                views,
+                may_start=now >= not_before,
+                failures=self.failures,
+                failed=self.failed_deployments,
+            )
+            self._note_breaker(service, skey, plan.deployments)
             for arn, reason in plan.stop:
                 if arn in self.tasks:
                     self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
@@ -801,6 +815,8 @@ class Controller:
                         "deployments": plan.deployments,
                     }
                 )
+
+        self._forget_deployments(snap["services"])
 
         # Registrations of healthy service tasks.
         for local in self.tasks.values():
@@ -841,6 +857,48 @@ class Controller:
             return
         self.start_task(snap_task, td)
 
+    def _count_failures(self, service: dict[str, Any], stable: list[TaskView]) -> None:
+        """Seeds the failed-task counts of the service's deployments from the emulator once, and
+        resets a deployment's count when one of its tasks stayed healthy (resetOnHealthyTask,
+        ECS's default): a task that is RUNNING for a moment before it exits is no success."""
+        for deployment in service["deployments"]:
+            if deployment["id"] not in self.failures_seeded:
+                self.failures_seeded.add(deployment["id"])
+                seeded = int(deployment.get("failedTasks") or 0)
+                self.failures[deployment["id"]] = self.failures.get(deployment["id"], 0) + seeded
+        if service.get("status") == "ACTIVE" and CircuitBreaker.of(service).reset_on_healthy_task:
+            for view in stable:
+                self.failures[view.started_by] = 0
+
+    def _note_breaker(
+        self, service: dict[str, Any], skey: str, deployments: list[dict[str, Any]]
+    ) -> None:
+        """Remembers a deployment the circuit breaker failed: the next snapshot may still show it
+        IN_PROGRESS. A rollback starts without the crash-loop backoff, with fresh counts."""
+        for entry in deployments:
+            if entry.get("rolloutState") != "FAILED" or entry["id"] in self.failed_deployments:
+                continue
+            self.failed_deployments.add(entry["id"])
+            log.warning(
+                "service %s: deployment %s failed after %d failed tasks (circuit breaker%s)",
+                service["serviceName"],
+                entry["id"],
+                entry.get("failedTasks", 0),
+                ", rolling back" if entry.get("rollback") else "",
+            )
+            if entry.get("rollback"):
+                self.backoff[skey] = (0, 0.0)
+                for deployment in service["deployments"]:
+                    if deployment["id"] != entry["id"]:
+                        self.failures[deployment["id"]] = 0
+
+    def _forget_deployments(self, services: list[dict[str, Any]]) -> None:
+        listed = {d["id"] for s in services for d in s["deployments"]}
+        for deployment_id in set(self.failures) - listed:
+            del self.failures[deployment_id]
+        self.failures_seeded &= listed
+        self.failed_deployments &= listed
+
     def _note_failure(self, task: TaskState) -> None:
         """Counts a failed service task once, when it fails: the scheduler of the same
         reconciliation then waits out the backoff instead of replacing it at once."""
@@ -853,6 +911,8 @@ class Controller:
         }
         if (service := self._service_of(task, services)) is not None:
             self.record_failure(service)
+            deployment = task.snapshot.get("startedBy") or ""
+            self.failures[deployment] = self.failures.get(deployment, 0) + 1
 
     def record_failure(self, service: dict[str, Any]) -> None:
         key = "/".join(

@@ -10,7 +10,9 @@ API (describe_tasks, list_tasks, describe_services) reports what really runs:
 - ``POST /_ecs_local/assume-role`` - task/execution role credentials, vended as by the
   ``ecs-tasks.amazonaws.com`` service principal (the role's trust policy must allow it).
 - ``POST /_ecs_local/report`` - task states (lastStatus, exit codes, timestamps...), task stop
-  requests of the scheduler, service counts and deployments.
+  requests of the scheduler, service counts and deployments. A deployment reported FAILED by
+  the circuit breaker is failed here, once, with ECS's reason and service events, and with
+  ``rollback`` the service goes back to its last COMPLETED deployment.
 
 Every task gets its own loopback address (127.1.x.y) as its ENI's private IP: the address a
 process of the task can bind and Cloud Map advertises.
@@ -112,6 +114,9 @@ def _task(task: Any) -> dict[str, Any]:
     }
 
 
+_DEPLOYMENT_KEYS = ("id", "status", "taskDefinition", "desiredCount", "rolloutState", "failedTasks")
+
+
 def _service(service: Any) -> dict[str, Any]:
     return {
         "serviceArn": service.arn,
@@ -128,8 +133,7 @@ def _service(service: Any) -> dict[str, Any]:
         "serviceRegistries": service.service_registries,
         "networkConfiguration": service.network_configuration or None,
         "deployments": [
-            {k: v for k, v in d.items() if k in ("id", "status", "taskDefinition", "desiredCount")}
-            for d in service.deployments
+            {k: v for k, v in d.items() if k in _DEPLOYMENT_KEYS} for d in service.deployments
         ],
     }
 
@@ -291,6 +295,55 @@ def _apply_task(backend: Any, update: dict[str, Any]) -> None:
                 setattr(container, attr, container_update[key])
 
 
+BREAKER_FAILED = "ECS deployment circuit breaker: tasks failed to start."
+_FINAL_STATES = ("COMPLETED", "FAILED")
+
+
+def _rollback_target(service: Any, failed: dict[str, Any]) -> dict[str, Any] | None:
+    """The service's last COMPLETED deployment (``id``, ``taskDefinition``), not ``failed``."""
+    recorded = getattr(service, "ecs_local_completed", None)
+    if recorded and recorded["id"] != failed["id"]:
+        return dict(recorded)
+    listed = [
+        d for d in service.deployments if d is not failed and d.get("rolloutState") == "COMPLETED"
+    ]
+    if not listed:
+        return None
+    latest = max(listed, key=lambda d: d["createdAt"])
+    return {"id": latest["id"], "taskDefinition": latest["taskDefinition"]}
+
+
+def _trip_circuit_breaker(service: Any, deployment: dict[str, Any], rollback: bool) -> list[str]:
+    """Fails a PRIMARY deployment as ECS's circuit breaker does. With ``rollback`` the last
+    COMPLETED deployment becomes PRIMARY again (IN_PROGRESS) if it is still listed, else a new
+    deployment of its task definition does; the service's taskDefinition reverts. Without a
+    COMPLETED deployment the failed one stays PRIMARY and launches nothing (ECS: it stalls)."""
+    now = utcnow()
+    deployment.update(rolloutState="FAILED", rolloutStateReason=BREAKER_FAILED, updatedAt=now)
+    events = [
+        f"(service {service.name}) (deployment {deployment['id']}) deployment failed: "
+        "tasks failed to start."
+    ]
+    target = _rollback_target(service, deployment) if rollback else None
+    if target is None:
+        return events
+    deployment["status"] = "ACTIVE"
+    revived = next((d for d in service.deployments if d["id"] == target["id"]), None)
+    if revived is None:
+        revived = moto_shims.new_deployment(service, target["taskDefinition"])
+    else:
+        service.deployments.remove(revived)
+        revived.update(status="PRIMARY", rolloutState="IN_PROGRESS", failedTasks=0, updatedAt=now)
+    revived["desiredCount"] = service.desired_count
+    revived["rolloutStateReason"] = (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {target['id']}"
+    )
+    service.deployments.insert(0, revived)
+    service.task_definition = target["taskDefinition"]
+    events.append(f"(service {service.name}) rolling back to deployment {target['id']}.")
+    return events
+
+
 def _apply_service(backend: Any, update: dict[str, Any]) -> None:
     try:
         service = backend._get_service(update["cluster"], update["service"])
@@ -300,6 +353,7 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
     service.pending_count = update["pendingCount"]
     by_id = {d["id"]: d for d in update.get("deployments", [])}
     kept = []
+    tripped: tuple[dict[str, Any], bool] | None = None
     for deployment in service.deployments:
         change = by_id.get(deployment["id"])
         if change is None:
@@ -307,16 +361,32 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
             continue
         if change.get("drained") and deployment["status"] != "PRIMARY":
             continue
-        for key in ("runningCount", "pendingCount", "failedTasks", "rolloutState"):
+        for key in ("runningCount", "pendingCount", "failedTasks"):
             if key in change and deployment.get(key) != change[key]:
                 deployment[key] = change[key]
                 deployment["updatedAt"] = utcnow()
-        if "rolloutState" in change:
-            state = change["rolloutState"].lower().replace("_", " ")
-            deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {state}."
+        # COMPLETED and FAILED are final: a differing report was planned before the transition.
+        state, current = change.get("rolloutState"), deployment.get("rolloutState")
+        if state and state != current and current not in _FINAL_STATES:
+            if state == "FAILED":
+                if deployment["status"] == "PRIMARY":
+                    tripped = (deployment, bool(change.get("rollback")))
+            else:
+                deployment["rolloutState"] = state
+                text = state.lower().replace("_", " ")
+                deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {text}."
+                deployment["updatedAt"] = utcnow()
+                if state == "COMPLETED":
+                    service.ecs_local_completed = {
+                        "id": deployment["id"],
+                        "taskDefinition": deployment["taskDefinition"],
+                    }
         kept.append(deployment)
     service.deployments = kept
-    for message in update.get("events", []):
+    messages = list(update.get("events", []))
+    if tripped is not None:
+        messages += _trip_circuit_breaker(service, *tripped)
+    for message in messages:
         service.events.insert(
             0, {"id": str(len(service.events)), "createdAt": utcnow(), "message": message}
         )

@@ -4,13 +4,23 @@ Rolling update rules (ECS's): tasks started by the PRIMARY deployment are "new",
 "old". At most ``floor(desired * maximumPercent / 100)`` tasks exist at once and at
 least ``ceil(desired * minimumHealthyPercent / 100)`` stay healthy, so with 100/200 a new task
 is healthy before an old one stops. Unhealthy or pending old tasks may always be stopped.
+
+Deployment circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``): the caller
+counts the failed tasks of each deployment; once the PRIMARY deployment's count reaches
+``failure_threshold`` while its rollout is IN_PROGRESS, it becomes FAILED and launches no more
+tasks (with ``rollback`` the emulator hook then rolls the service back). COMPLETED and FAILED are
+final: a task failing after its deployment completed no longer counts.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+MIN_FAILURE_THRESHOLD = 3
+MAX_FAILURE_THRESHOLD = 200
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,50 @@ class Plan:
     deployments: list[dict[str, Any]] = field(default_factory=list)
 
 
-def plan_service(service: dict[str, Any], tasks: list[TaskView], may_start: bool = True) -> Plan:
+@dataclass(frozen=True)
+class CircuitBreaker:
+    enable: bool = False
+    rollback: bool = False
+    reset_on_healthy_task: bool = True
+    threshold_configuration: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, service: dict[str, Any]) -> CircuitBreaker:
+        config = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+        config = config or {}
+        return cls(
+            bool(config.get("enable", False)),
+            bool(config.get("rollback", False)),
+            bool(config.get("resetOnHealthyTask", True)),
+            config.get("thresholdConfiguration") or {},
+        )
+
+
+def failure_threshold(
+    desired: int, threshold_configuration: Mapping[str, Any] | None = None
+) -> int:
+    """ECS's failure threshold: by default ``ceil(50 % of desiredCount)`` bounded to 3..200;
+    ``thresholdConfiguration`` may make it a fixed COUNT or an UNBOUNDED_PERCENT."""
+    config = threshold_configuration or {}
+    kind = config.get("type", "BOUNDED_PERCENT")
+    value = int(config.get("value", 50))
+    if kind == "COUNT":
+        return max(value, 1)
+    computed = math.ceil(value * desired / 100)
+    if kind == "UNBOUNDED_PERCENT":
+        return max(computed, 1)
+    return min(MAX_FAILURE_THRESHOLD, max(MIN_FAILURE_THRESHOLD, computed))
+
+
+def plan_service(
+    service: dict[str, Any],
+    tasks: list[TaskView],
+    may_start: bool = True,
+    failures: Mapping[str, int] | None = None,
+    failed: Collection[str] = (),
+) -> Plan:
+    """``failures``: failed tasks counted per deployment id; ``failed``: deployments the caller
+    already failed (the snapshot may not show it yet)."""
     plan = Plan()
     plan.running = sum(1 for t in tasks if t.last_status == "RUNNING")
     plan.pending = len(tasks) - plan.running
@@ -45,6 +98,18 @@ def plan_service(service: dict[str, Any], tasks: list[TaskView], may_start: bool
     config = service.get("deploymentConfiguration") or {}
     min_healthy = math.ceil(desired * int(config.get("minimumHealthyPercent", 100)) / 100)
     max_total = max(math.floor(desired * int(config.get("maximumPercent", 200)) / 100), 1)
+
+    breaker = CircuitBreaker.of(service)
+    failed_tasks = (failures or {}).get(primary["id"], 0)
+    state = "FAILED" if primary["id"] in failed else primary.get("rolloutState", "IN_PROGRESS")
+    if (
+        state == "IN_PROGRESS"
+        and breaker.enable
+        and failed_tasks >= failure_threshold(desired, breaker.threshold_configuration)
+    ):
+        state = "FAILED"
+    if state == "FAILED":
+        may_start = False
 
     new = [t for t in tasks if t.started_by == primary["id"]]
     old = [t for t in tasks if t.started_by != primary["id"]]
@@ -79,8 +144,16 @@ def plan_service(service: dict[str, Any], tasks: list[TaskView], may_start: bool
         }
         if deployment is primary:
             done = not old and sum(1 for t in new if t.healthy) >= desired and len(new) == desired
-            entry["rolloutState"] = "COMPLETED" if done else "IN_PROGRESS"
-        elif not mine:
+            if state == "FAILED":
+                entry.update(rolloutState="FAILED", rollback=breaker.rollback)
+            else:
+                entry["rolloutState"] = (
+                    "COMPLETED" if state == "COMPLETED" or done else "IN_PROGRESS"
+                )
+            if state != "COMPLETED":
+                entry["failedTasks"] = failed_tasks
+        elif not mine and not (deployment.get("rolloutState") == "FAILED" and state != "COMPLETED"):
+            # A failed deployment stays listed until the deployment replacing it has completed.
             entry["drained"] = True
         plan.deployments.append(entry)
     return plan

@@ -248,6 +248,7 @@ def apply_service(
             deploymentConfiguration={
                 "minimumHealthyPercent": platform.minimum_healthy_percent,
                 "maximumPercent": platform.maximum_percent,
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
             },
             serviceRegistries=[{"registryArn": registry_arn}] if registry_arn else [],
         )

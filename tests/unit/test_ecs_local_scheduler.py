@@ -1,9 +1,10 @@
-"""The service scheduler's rolling rules and the secret reference parser, on data."""
+"""The service scheduler's rolling rules, its deployment circuit breaker and the secret
+reference parser, on data."""
 
 from __future__ import annotations
 
 from ecs_local.environment import parse_secret_ref
-from ecs_local.scheduler import TaskView, plan_service
+from ecs_local.scheduler import Plan, TaskView, failure_threshold, plan_service
 
 
 def _service(desired: int, minimum: int = 100, maximum: int = 200) -> dict:
@@ -54,6 +55,81 @@ def test_scale_down_and_delete() -> None:
 
 def test_backoff_blocks_starts() -> None:
     assert plan_service(_service(2), [], may_start=False).start == 0
+
+
+def test_failure_threshold_follows_ecs() -> None:
+    # AWS's examples: ceil(0.5 * desired), at least 3 and at most 200.
+    assert [failure_threshold(n) for n in (0, 1, 6, 7, 25, 400, 800)] == [3, 3, 3, 4, 13, 200, 200]
+    assert failure_threshold(10, {"type": "BOUNDED_PERCENT", "value": 100}) == 10
+    assert failure_threshold(800, {"type": "UNBOUNDED_PERCENT", "value": 50}) == 400
+    assert failure_threshold(1, {"type": "UNBOUNDED_PERCENT", "value": 50}) == 1
+    assert failure_threshold(40, {"type": "COUNT", "value": 2}) == 2
+
+
+def _breaker(
+    desired: int = 1, enable: bool = True, rollback: bool = True, primary_state: str = "IN_PROGRESS"
+) -> dict:
+    service = _service(desired)
+    service["deploymentConfiguration"]["deploymentCircuitBreaker"] = {
+        "enable": enable,
+        "rollback": rollback,
+    }
+    service["deployments"][0]["rolloutState"] = primary_state
+    service["deployments"][1]["rolloutState"] = "COMPLETED"
+    return service
+
+
+def _primary(plan: Plan) -> dict:
+    return next(d for d in plan.deployments if d["id"] == "new")
+
+
+def test_circuit_breaker_fails_the_deployment_at_the_threshold() -> None:
+    old = [_task("a", "old")]
+    below = plan_service(_breaker(), old, failures={"new": 2})
+    assert _primary(below)["rolloutState"] == "IN_PROGRESS"
+    assert _primary(below)["failedTasks"] == 2 and below.start == 1
+
+    plan = plan_service(_breaker(), old, failures={"new": 3})
+    assert _primary(plan) == {
+        "id": "new",
+        "runningCount": 0,
+        "pendingCount": 0,
+        "rolloutState": "FAILED",
+        "rollback": True,
+        "failedTasks": 3,
+    }
+    assert plan.start == 0 and plan.stop == []  # launches nothing, keeps the old task
+
+    no_rollback = plan_service(_breaker(rollback=False), old, failures={"new": 3})
+    assert _primary(no_rollback)["rollback"] is False and no_rollback.start == 0
+
+
+def test_without_the_breaker_failures_are_only_counted() -> None:
+    plan = plan_service(_breaker(enable=False), [], failures={"new": 50})
+    assert _primary(plan)["rolloutState"] == "IN_PROGRESS"
+    assert _primary(plan)["failedTasks"] == 50 and plan.start == 1
+
+
+def test_failed_is_final_even_before_the_snapshot_shows_it() -> None:
+    plan = plan_service(_breaker(), [], failures={"new": 0}, failed={"new"})
+    assert _primary(plan)["rolloutState"] == "FAILED" and plan.start == 0
+
+
+def test_completed_is_final_and_stops_counting() -> None:
+    crashed = plan_service(_breaker(primary_state="COMPLETED"), [], failures={"new": 9})
+    assert _primary(crashed)["rolloutState"] == "COMPLETED"
+    assert "failedTasks" not in _primary(crashed) and crashed.start == 1
+
+
+def test_failed_deployment_listed_until_the_rollback_completes() -> None:
+    service = _breaker()
+    service["deployments"][0]["rolloutState"] = "IN_PROGRESS"  # the rollback deployment
+    service["deployments"][1]["rolloutState"] = "FAILED"
+    rolling = plan_service(service, [_task("c", "new")])
+    assert "drained" not in next(d for d in rolling.deployments if d["id"] == "old")
+    service["deployments"][0]["rolloutState"] = "COMPLETED"
+    done = plan_service(service, [_task("c", "new")])
+    assert next(d for d in done.deployments if d["id"] == "old")["drained"] is True
 
 
 def test_secret_references() -> None:
