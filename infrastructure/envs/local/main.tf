@@ -61,5 +61,7 @@ module "stack" {
   enable_efs          = var.enable_efs
   create_s3_user      = var.create_s3_user
   autoscaling_enabled = var.autoscaling_enabled
+  webserver_port      = var.webserver_port
+  grpc_port           = var.grpc_port
   disposable          = true
 }

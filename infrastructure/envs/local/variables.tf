@@ -51,3 +51,14 @@ variable "autoscaling_enabled" {
   type        = bool
   default     = true
 }
+
+# Not 3000/4000: tasks share the host's network locally, and the `make dev` stack holds those.
+variable "webserver_port" {
+  type    = number
+  default = 3100
+}
+
+variable "grpc_port" {
+  type    = number
+  default = 4100
+}

@@ -15,7 +15,7 @@ output "family" {
 }
 
 output "grpc_address" {
-  value = "${var.name}.${var.namespace}:4000"
+  value = "${var.name}.${var.namespace}:${var.grpc_port}"
 }
 
 output "deploy" {

@@ -15,7 +15,7 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "webserver" {
   #checkov:skip=CKV_AWS_378:TLS terminates at the ALB; target traffic stays inside the VPC.
   name        = "${var.name}-web"
-  port        = 3000
+  port        = var.webserver_port
   protocol    = "HTTP"
   target_type = "ip"
   vpc_id      = var.vpc_id

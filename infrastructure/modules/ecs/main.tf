@@ -132,7 +132,7 @@ resource "aws_ecs_service" "webserver" {
   load_balancer {
     target_group_arn = aws_lb_target_group.webserver.arn
     container_name   = "webserver"
-    container_port   = 3000
+    container_port   = var.webserver_port
   }
 
   # desired_count belongs to autoscaling; task_definition to `dagster-ecs deploy`, which rolls

@@ -7,12 +7,14 @@ locals {
 }
 
 module "network" {
-  source            = "../network"
-  name              = var.name
-  region            = var.region
-  enable_nat        = var.enable_nat
-  alb_ingress_cidrs = var.alb_ingress_cidrs
-  alb_listener_port = var.certificate_arn == null ? 80 : 443
+  source             = "../network"
+  name               = var.name
+  region             = var.region
+  enable_nat         = var.enable_nat
+  alb_ingress_cidrs  = var.alb_ingress_cidrs
+  alb_listener_port  = var.certificate_arn == null ? 80 : 443
+  webserver_port     = var.webserver_port
+  code_location_port = var.grpc_port
 }
 
 module "storage" {
@@ -69,6 +71,7 @@ module "ecs" {
   autoscaling_enabled  = var.autoscaling_enabled
   force_delete_images  = var.disposable
   deletion_protection  = !var.disposable
+  webserver_port       = var.webserver_port
 }
 
 module "code_location" {
@@ -101,4 +104,5 @@ module "code_location" {
   db_name              = module.database.database_name
   db_user              = module.database.username
   db_secret_arn        = module.database.secret_arn
+  grpc_port            = var.grpc_port
 }

@@ -62,6 +62,18 @@ variable "autoscaling_enabled" {
   default = true
 }
 
+variable "webserver_port" {
+  description = "The webserver's container port (the ALB's target port)."
+  type        = number
+  default     = 3000
+}
+
+variable "grpc_port" {
+  description = "The code locations' gRPC port."
+  type        = number
+  default     = 4000
+}
+
 variable "disposable" {
   description = "No deletion protection, no final snapshot, secrets deleted at once, images deleted with the repository."
   type        = bool
