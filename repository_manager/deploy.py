@@ -279,23 +279,43 @@ def rollout_failure(service: dict[str, Any]) -> str | None:
     return None
 
 
+def rolled_back(service: dict[str, Any], deployed: str) -> str | None:
+    """Why a service that looks stable is not on ``deployed``: the circuit breaker rolled it back
+    (a FAILED deployment can be gone before a poll sees it; the service's events keep it)."""
+    if service["taskDefinition"] == deployed:
+        return None
+    failure = next(
+        (e["message"] for e in service.get("events", []) if "deployment failed" in e["message"]),
+        "the deployment did not complete",
+    )
+    return (
+        f"{service['serviceName']}: {failure} It runs {service['taskDefinition']} again, "
+        f"not {deployed}"
+    )
+
+
 def wait_stable(
     ecs: Any,
     cluster: str,
     services: list[str],
     *,
     timeout: float,
+    deployed: dict[str, str] | None = None,
     on_stable: Callable[[str], None] = lambda _: None,
     failed: Callable[[], str | None] = lambda: None,
 ) -> None:
+    """Waits until each service runs ``deployed[service]`` (if given) at its desired count."""
     pending = list(services)
     deadline = time.monotonic() + timeout
     while pending:
         described = ecs.describe_services(cluster=cluster, services=pending)["services"]
         for service in described:
+            name = service["serviceName"]
             if is_stable(service):
-                pending.remove(service["serviceName"])
-                on_stable(service["serviceName"])
+                if deployed and (reason := rolled_back(service, deployed[name])) is not None:
+                    raise DeployError(f"{reason}; see `dagster-ecs logs {name}`")
+                pending.remove(name)
+                on_stable(name)
             elif (reason := rollout_failure(service)) is not None:
                 raise DeployError(f"{reason}; see `dagster-ecs logs {service['serviceName']}`")
         if not pending:
@@ -402,6 +422,7 @@ def deploy(
                 platform.cluster,
                 [s.service for s in group],
                 timeout=timeout,
+                deployed={r.service: r.task_definition for r in results},
                 on_stable=lambda name: progress(f"{name}: running"),
                 failed=failed,
             )

@@ -8,6 +8,7 @@ from repository_manager.deploy import (
     Platform,
     _same_definition,
     is_stable,
+    rolled_back,
     rollout_failure,
     service_specs,
 )
@@ -170,3 +171,14 @@ def test_a_failed_rollout_is_reported_with_ecs_s_reason() -> None:
         rollout_failure({"serviceName": "w", "deployments": [{"rolloutState": "COMPLETED"}]})
         is None
     )
+
+
+def test_a_stable_service_on_another_revision_was_rolled_back() -> None:
+    service = {
+        "serviceName": "webserver",
+        "taskDefinition": "arn:td/web:1",
+        "events": [{"message": "(service webserver) (deployment d) deployment failed: tasks..."}],
+    }
+    reason = rolled_back(service, "arn:td/web:2")
+    assert reason is not None and "deployment failed" in reason and "arn:td/web:1" in reason
+    assert rolled_back({**service, "taskDefinition": "arn:td/web:2"}, "arn:td/web:2") is None
