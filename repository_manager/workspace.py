@@ -3,14 +3,22 @@
 Works the same against AWS and the emulator (only AWS APIs are used): each Cloud Map service
 of the namespace is a code location; its instances' ``AWS_INSTANCE_IPV4``/``AWS_INSTANCE_PORT``
 are where the location's code server listens.
+
+A code location's task gets a new address whenever ECS replaces it (a deploy, a crash, a
+rollback), so the container entrypoint also starts ``--watch``: it re-renders the file every few
+seconds (like a DNS TTL) and, where given a webserver URL, asks the webserver to reload its
+workspace. The daemon re-reads the file by itself every 60 s.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from typing import Any
 
 import boto3
+import requests
 import yaml
 from botocore.config import Config
 
@@ -81,13 +89,65 @@ def write_workspace(text: str, output: str) -> None:
     os.replace(temporary, output)
 
 
+RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename } }"
+
+
+def reload_webserver(url: str) -> None:
+    response = requests.post(url, json={"query": RELOAD_WORKSPACE}, timeout=30)
+    response.raise_for_status()
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+
+
+def watch(
+    namespace: str, output: str, interval: float, parent: int, reload_url: str | None
+) -> None:
+    """Keeps ``output`` current until ``parent`` (the container's main process) is gone.
+
+    Compares with what this watcher last rendered, not with the file: locally the webserver and
+    the daemon may share the file, and each must notice the change to act on it.
+    """
+    client = cloud_map_client()
+    rendered = _read(output)
+    due = time.monotonic() + interval
+    while os.getppid() == parent:
+        time.sleep(min(1.0, max(0.0, due - time.monotonic())))
+        if time.monotonic() < due:
+            continue
+        due = time.monotonic() + interval
+        try:
+            text = workspace_from_cloud_map(client, namespace)
+            if text != rendered:
+                write_workspace(text, output)
+                if reload_url:
+                    reload_webserver(reload_url)
+                rendered = text
+                print("workspace: code locations moved; re-rendered", file=sys.stderr, flush=True)
+        except Exception as error:
+            print(f"workspace: refresh failed: {error}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Render workspace.yaml from Cloud Map.")
     parser.add_argument("--namespace", required=True, help="Cloud Map namespace name")
     parser.add_argument("--output", required=True, help="where to write workspace.yaml")
+    parser.add_argument(
+        "--watch", type=float, metavar="SECONDS", help="keep re-rendering every SECONDS"
+    )
+    parser.add_argument("--parent", type=int, help="with --watch: stop when this pid is gone")
+    parser.add_argument("--reload-url", help="with --watch: the webserver's GraphQL URL")
     args = parser.parse_args(argv)
+    if args.watch:
+        watch(args.namespace, args.output, args.watch, args.parent or os.getppid(), args.reload_url)
+        return
     write_workspace(workspace_from_cloud_map(cloud_map_client(), args.namespace), args.output)
 
 

@@ -9,6 +9,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psutil
@@ -284,6 +285,82 @@ def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
         interval=0.5,
     )
     assert final == "SUCCESS"
+
+
+def _task_address(task: dict[str, Any]) -> str:
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    return str(details["privateIPv4Address"])
+
+
+def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> None:
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    (old_arn,) = ecs.list_tasks(cluster="dagster-ecs", serviceName="cl-main")["taskArns"]
+    (old,) = ecs.describe_tasks(cluster="dagster-ecs", tasks=[old_arn])["tasks"]
+    ecs.stop_task(cluster="dagster-ecs", task=old_arn, reason="test: replace the code location")
+
+    def replacement() -> dict[str, Any] | None:
+        arns = ecs.list_tasks(cluster="dagster-ecs", serviceName="cl-main")["taskArns"]
+        tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns)["tasks"] if arns else []
+        running = [t for t in tasks if t["taskArn"] != old_arn and t["lastStatus"] == "RUNNING"]
+        return running[0] if running else None
+
+    new = wait_for(replacement, 60, "a replacement cl-main task", interval=0.3)
+    assert _task_address(new) != _task_address(old)
+    workspace = stack.state_dir / "dagster_home" / "workspace.yaml"
+    wait_for(lambda: _task_address(new) in workspace.read_text(), 40, "the workspace re-rendered")
+
+    api = DagsterApi(stack.url("webserver"))
+    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 60, "location reloaded")
+    run_id = api.launch_run("main", "main_assets_job")
+    final = wait_for(
+        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+        timeout=120,
+        what="a run on the replaced code location",
+        interval=0.5,
+    )
+    assert final == "SUCCESS"
+
+
+def test_a_broken_image_fails_the_deploy_and_ecs_rolls_back(stack: LocalStack) -> None:
+    ecs = boto3.client(
+        "ecs",
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    before = {
+        s["serviceName"]: s["taskDefinition"]
+        for s in ecs.describe_services(cluster="dagster-ecs", services=["cl-main"])["services"]
+    }
+    broken = subprocess.run(
+        [CLI, "deploy", "--image", "nowhere/broken:1"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert broken.returncode == 1
+    assert len(broken.stderr.strip().splitlines()) == 1, broken.stderr
+    assert "CannotPullContainerError" in broken.stderr or "deployment failed" in broken.stderr
+
+    def rolled_back() -> dict[str, Any] | None:
+        (service,) = ecs.describe_services(cluster="dagster-ecs", services=["cl-main"])["services"]
+        done = service["runningCount"] == 1 and len(service["deployments"]) == 1
+        done = done and service["deployments"][0]["rolloutState"] == "COMPLETED"
+        return service if done else None
+
+    service = wait_for(rolled_back, 90, "the circuit breaker's rollback", interval=0.5)
+    assert service["taskDefinition"] == before["cl-main"]
+    assert any("deployment failed" in e["message"] for e in service["events"])
+    api = DagsterApi(stack.url("webserver"))
+    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 60, "location reloaded")
 
 
 def test_deploy_without_a_stack_is_a_clear_error(tmp_path: Path) -> None:
