@@ -262,28 +262,34 @@ class InfraRunner:
         return self._change("apply", auto_approve)
 
     def destroy(self, auto_approve: bool = False) -> RunResult:
-        """Destroys the environment, then the task definition revisions deploys registered."""
-        families = self._task_families()
-        result = self._change("destroy", auto_approve)
-        if families:
-            from repository_manager.deploy import deregister_revisions
+        """Destroys the environment, then the task definition revisions deploys registered.
 
-            endpoint = self.emulator_url if self.env == "local" else None
-            deregister_revisions(client("ecs", endpoint), families)
+        On the emulator the bucket is emptied first (every version): the local environment is
+        disposable, and moto cannot empty a versioned bucket with ``force_destroy``. On AWS a
+        bucket holding data stops the destroy, as it should.
+        """
+        applied = self._applied_stack()
+        endpoint = self.emulator_url if self.env == "local" else None
+        if self.env == "local" and applied.get("bucket_name"):
+            empty_bucket(client("s3", endpoint), str(applied["bucket_name"]))
+        result = self._change("destroy", auto_approve)
+        deploy = applied.get("deploy")
+        if isinstance(deploy, dict):
+            from repository_manager.deploy import deregister_revisions, families
+            from repository_manager.deploy_targets import platform_from_outputs
+
+            deregister_revisions(client("ecs", endpoint), families(platform_from_outputs(deploy)))
         return result
 
-    def _task_families(self) -> list[str]:
-        """The families of the applied stack's services; none when nothing is applied."""
-        from repository_manager.deploy import families
-        from repository_manager.deploy_targets import platform_from_outputs
-
+    def _applied_stack(self) -> dict[str, Any]:
+        """The ``stack`` output of what is applied; empty when nothing is."""
         if self.env == "local" and not self.state_path.is_file():
-            return []
+            return {}
         try:
-            deploy = self.outputs().get("stack", {}).get("deploy")
+            stack = self.outputs().get("stack")
         except InfraError:
-            return []
-        return families(platform_from_outputs(deploy)) if isinstance(deploy, dict) else []
+            return {}
+        return stack if isinstance(stack, dict) else {}
 
     def _change(self, verb: str, auto_approve: bool) -> RunResult:
         self._prepare()
@@ -322,6 +328,20 @@ class InfraRunner:
     def graph(self) -> str:
         self._prepare()
         return self._run(["graph"]).output
+
+
+def empty_bucket(s3: Any, bucket: str) -> int:
+    """Deletes every object version and delete marker; returns how many."""
+    count = 0
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for page in pages:
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+                count += 1
+    except s3.exceptions.NoSuchBucket:
+        return 0
+    return count
 
 
 def _first_error(output: str) -> str:

@@ -63,5 +63,6 @@ module "stack" {
   autoscaling_enabled = var.autoscaling_enabled
   webserver_port      = var.webserver_port
   grpc_port           = var.grpc_port
+  workspace_file      = var.workspace_file
   disposable          = true
 }

@@ -58,6 +58,12 @@ variable "webserver_port" {
   default = 3100
 }
 
+# Tasks share the host's filesystem locally: not the image's /opt/dagster path.
+variable "workspace_file" {
+  type    = string
+  default = "/tmp/dagster-ecs-tf/workspace.yaml"
+}
+
 variable "grpc_port" {
   type    = number
   default = 4100

@@ -74,6 +74,12 @@ variable "grpc_port" {
   default     = 4000
 }
 
+variable "workspace_file" {
+  description = "Where the webserver and daemon entrypoint renders the Cloud Map workspace."
+  type        = string
+  default     = "/opt/dagster/dagster_home/workspace.yaml"
+}
+
 variable "disposable" {
   description = "No deletion protection, no final snapshot, secrets deleted at once, images deleted with the repository."
   type        = bool
