@@ -3,15 +3,23 @@
 Started as ``python -m localstack.server --port 4566``. The process is the single source of
 truth for the emulated AWS account; everything else talks to it over HTTP. By default the ECS
 emulation hook (``ecs_local.emulator_hook``) is installed, so that the ECS runtime
-(``python -m ecs_local``) can make the ECS API report what really runs.
+(``python -m ecs_local``) can make the ECS API report what really runs, with the shims
+(``localstack.shims``) and real PostgreSQL servers behind RDS DB instances (``localstack.rds``).
+State that lives outside moto's memory (those servers' data) goes under ``--state-dir``, by
+default a temporary folder removed at exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 DEFAULT_REGION = "ap-southeast-2"
@@ -23,7 +31,25 @@ def _configure_environment() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
 
 
-def serve(host: str, port: int, ecs_hook: bool = True) -> None:
+@contextlib.contextmanager
+def _state_dir(configured: Path | None) -> Iterator[Path]:
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)
+        yield configured.resolve()
+        return
+    temporary = Path(tempfile.mkdtemp(prefix="dagster-ecs-emulator-"))
+    try:
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def serve(host: str, port: int, ecs_hook: bool = True, state_dir: Path | None = None) -> None:
+    with _state_dir(state_dir) as state:
+        _serve(host, port, ecs_hook, state)
+
+
+def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path) -> None:
     _configure_environment()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -34,21 +60,27 @@ def serve(host: str, port: int, ecs_hook: bool = True) -> None:
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     app: Any = moto_app
-    if ecs_hook:
-        from ecs_local.emulator_hook import install
-        from localstack import shims
-
-        shims.install()
-        app = install(moto_app)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    print(f"emulator listening on http://{host}:{port}", flush=True)
+    databases = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    server.shutdown()
+    if ecs_hook:
+        from ecs_local.emulator_hook import install
+        from localstack import rds, shims
+
+        shims.install()
+        databases = rds.install(state_dir)
+        app = install(moto_app)
+    try:
+        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        print(f"emulator listening on http://{host}:{port}", flush=True)
+        stop.wait()
+        server.shutdown()
+    finally:
+        if databases is not None:
+            databases.close()
 
 
 def main() -> None:
@@ -60,8 +92,14 @@ def main() -> None:
         action="store_true",
         help="plain moto: no ECS runtime hook, no shims (the reference for benchmarks and tests)",
     )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the emulator keeps state outside memory (default: a temporary folder, "
+        "removed at exit)",
+    )
     args = parser.parse_args()
-    serve(args.host, args.port, ecs_hook=not args.no_ecs_hook)
+    serve(args.host, args.port, ecs_hook=not args.no_ecs_hook, state_dir=args.state_dir)
 
 
 if __name__ == "__main__":

@@ -134,8 +134,10 @@ def ensure_password(postgres_dir: Path) -> str:
     return password
 
 
-def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path, password: str) -> None:
-    """Creates the database cluster once, with ``password`` for the ``dagster`` role."""
+def ensure_cluster(
+    binaries: PostgresBinaries, postgres_dir: Path, password: str, superuser: str = DB_USER
+) -> None:
+    """Creates the database cluster once, with ``password`` for the ``superuser`` role."""
     data = data_dir(postgres_dir)
     if (data / "PG_VERSION").exists():
         return
@@ -157,7 +159,7 @@ def ensure_cluster(binaries: PostgresBinaries, postgres_dir: Path, password: str
                 "-D",
                 str(data),
                 "-U",
-                DB_USER,
+                superuser,
                 f"--pwfile={pwfile}",
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
@@ -201,21 +203,23 @@ def server_argv(binaries: PostgresBinaries, postgres_dir: Path, host: str, port:
     ]
 
 
-def ensure_database(host: str, port: int, password: str) -> bool:
-    """Creates the ``dagster`` database if missing (a new cluster holds only ``postgres``);
-    returns whether it did."""
+def ensure_database(
+    host: str, port: int, password: str, user: str = DB_USER, name: str = DB_NAME
+) -> bool:
+    """Creates the database ``name``, owned by ``user``, if missing (a new cluster holds only
+    ``postgres``); returns whether it did."""
     import psycopg2
 
     conn = psycopg2.connect(
-        host=host, port=port, user=DB_USER, password=password, dbname="postgres", connect_timeout=5
+        host=host, port=port, user=user, password=password, dbname="postgres", connect_timeout=5
     )
     try:
         conn.autocommit = True
         with conn.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cursor.fetchone() is not None:
                 return False
-            cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
             return True
     finally:
         conn.close()

@@ -41,25 +41,29 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):  # ty
 
 
 @contextlib.contextmanager
-def running_emulator(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A real emulator process (the project's bootstrap) on a free port; yields its URL."""
+def running_emulator(
+    *args: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """A real emulator process (the project's bootstrap) on a free port; yields its URL. Its
+    output goes to ``log`` when given."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localstack.server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *args,
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log or os.devnull, "wb") as output:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "localstack.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *args,
+            ],
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=output,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(f"{url}/moto-api/", timeout=1).ok, 30, "emulator")

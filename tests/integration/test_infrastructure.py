@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg2
 import pytest
 
 from repository_manager.infra.binary import unavailable_reason
@@ -71,6 +72,27 @@ def deploy_cli(state_dir: Path, emulator: str, *args: str) -> subprocess.Complet
         timeout=120,
         check=True,
     )
+
+
+def database_answers(secretsmanager: Any, database: dict[str, Any]) -> tuple[str, str]:
+    """Connects as a task would (host, port, names from tofu; password from the RDS secret):
+    the emulator's DB instance is a real PostgreSQL (localstack.rds)."""
+    secret = secretsmanager.get_secret_value(SecretId=database["db_secret_arn"])["SecretString"]
+    conn = psycopg2.connect(
+        host=database["db_host"],
+        port=database["db_port"],
+        user=database["db_user"],
+        password=json.loads(secret)["password"],
+        dbname=database["db_name"],
+        connect_timeout=5,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT current_user, current_database()")
+            user, name = cursor.fetchone() or ("", "")
+            return str(user), str(name)
+    finally:
+        conn.close()
 
 
 def service_revisions(ecs: Any, cluster: str) -> dict[str, str]:
@@ -164,6 +186,11 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
 
         # --- `dagster-ecs deploy --env local` renders exactly what tofu registered: no rollout
         outputs = runner.outputs()["stack"]
+        database = outputs["deploy"]  # what the task definitions are rendered with
+        assert database_answers(aws["secretsmanager"], database) == (
+            database["db_user"],
+            database["db_name"],
+        )
         arns = outputs["task_definition_arns"]
         tofu_revisions = {
             "webserver": arns["webserver"],
@@ -209,6 +236,8 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
             for d in aws["rds"].describe_db_instances()["DBInstances"]
             if d["DBInstanceIdentifier"] == name
         ]
+        with pytest.raises(psycopg2.OperationalError, match="Connection refused"):
+            psycopg2.connect(host=database["db_host"], port=database["db_port"], connect_timeout=5)
         assert not [
             lb
             for lb in aws["elbv2"].describe_load_balancers()["LoadBalancers"]
