@@ -47,6 +47,19 @@ class DagsterApi:
                 statuses[entry["name"]] = entry["loadStatus"]
         return statuses
 
+    def location_hosts(self) -> dict[str, str]:
+        """Location name → the host the webserver loads it from (gRPC locations only)."""
+        data = self.query(
+            """{workspaceOrError{__typename ... on Workspace{locationEntries{
+                name displayMetadata{key value}}}}}"""
+        )
+        hosts: dict[str, str] = {}
+        for entry in data["workspaceOrError"].get("locationEntries", []):
+            metadata = {m["key"]: m["value"] for m in entry.get("displayMetadata", [])}
+            if "host" in metadata:
+                hosts[entry["name"]] = metadata["host"]
+        return hosts
+
     def unhealthy_daemons(self) -> list[str]:
         data = self.query(
             "{instance{daemonHealth{allDaemonStatuses{daemonType required healthy}}}}"

@@ -316,7 +316,10 @@ def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> N
     wait_for(lambda: _task_address(new) in workspace.read_text(), 40, "the workspace re-rendered")
 
     api = DagsterApi(stack.url("webserver"))
-    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 60, "location reloaded")
+    wait_for(
+        lambda: api.location_hosts() == {"main": _task_address(new)}, 40, "the webserver reloaded"
+    )
+    assert api.location_statuses() == {"main": "LOADED"}
     run_id = api.launch_run("main", "main_assets_job")
     final = wait_for(
         lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
@@ -359,8 +362,11 @@ def test_a_broken_image_fails_the_deploy_and_ecs_rolls_back(stack: LocalStack) -
     service = wait_for(rolled_back, 90, "the circuit breaker's rollback", interval=0.5)
     assert service["taskDefinition"] == before["cl-main"]
     assert any("deployment failed" in e["message"] for e in service["events"])
+    (arn,) = ecs.list_tasks(cluster="dagster-ecs", serviceName="cl-main")["taskArns"]
+    (task,) = ecs.describe_tasks(cluster="dagster-ecs", tasks=[arn])["tasks"]
     api = DagsterApi(stack.url("webserver"))
-    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 60, "location reloaded")
+    wait_for(lambda: api.location_hosts() == {"main": _task_address(task)}, 40, "reloaded")
+    assert api.location_statuses() == {"main": "LOADED"}
 
 
 def test_deploy_without_a_stack_is_a_clear_error(tmp_path: Path) -> None:
