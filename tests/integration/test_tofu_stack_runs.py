@@ -1,0 +1,144 @@
+"""`tofu apply` to the emulator gives a running platform: the parity the product promises.
+
+The ECS runtime runs the services tofu created, with the task definitions tofu registered; the
+database is the emulator's RDS instance (a real PostgreSQL server); `dagster-ecs deploy --env
+local` finds nothing to change and waits until every service is stable; a run launched through
+the webserver goes through the daemon's EcsRunLauncher into its own task and writes under
+repos/main/ in tofu's bucket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+
+from repository_manager.dagster_api import DagsterApi
+from repository_manager.devstack.local_platform import build_platform_image, images_file
+from repository_manager.infra.runner import InfraRunner
+from repository_manager.settings import STACK_TAG, StackSettings
+from tests.integration.conftest import REPO_ROOT, free_port, running_emulator, wait_for
+from tests.integration.ecs_fixtures import runtime_env, task_pgids
+from tests.integration.test_infrastructure import CLI, iac
+
+__all__ = ["iac"]
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.contextmanager
+def ecs_runtime(endpoint: str, state_dir: Path, images: Path) -> Iterator[None]:
+    log = state_dir.parent / "ecs-runtime.log"
+    state_dir.mkdir(parents=True)
+    command = [sys.executable, "-m", "ecs_local", "--endpoint", endpoint, "--state-dir"]
+    command += [str(state_dir), "--images", str(images), "--metadata-port", "0"]
+    with open(log, "wb") as output:
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=runtime_env(endpoint),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: "ecs_local ready" in log.read_text(), 30, "the ECS runtime")
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def drain(ecs: Any, cluster: str, state_dir: Path) -> None:
+    """Deletes the services and stops the tasks, then waits for every task process to be gone."""
+    with contextlib.suppress(ecs.exceptions.ClusterNotFoundException):
+        for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
+            ecs.update_service(cluster=cluster, service=arn, desiredCount=0)
+        for arn in ecs.list_tasks(cluster=cluster)["taskArns"]:
+            ecs.stop_task(cluster=cluster, task=arn, reason="test teardown")
+    wait_for(lambda: not task_pgids(state_dir), 60, "every task process stopped")
+
+
+def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path: Path) -> None:
+    name = f"tf{uuid.uuid4().hex[:6]}"
+    bucket = f"{name}-bucket"
+    webserver_port = free_port()
+    settings = StackSettings(root=REPO_ROOT, state_dir=tmp_path / "image")
+    build_platform_image(settings)
+    with running_emulator() as url:
+        session = boto3.session.Session("test", "test", region_name="ap-southeast-2")
+        ecs = session.client("ecs", endpoint_url=url)
+        runner = InfraRunner(
+            "local",
+            work_dir=tmp_path / "infra" / "local",
+            emulator_url=url,
+            stream=False,
+            variables={
+                "name": name,
+                "bucket_name": bucket,
+                "webserver_port": webserver_port,
+                "grpc_port": free_port(),
+                "workspace_file": str(tmp_path / "workspace.yaml"),
+            },
+        )
+        runtime_state = tmp_path / "ecs"
+        with ecs_runtime(url, runtime_state, images_file(settings)):
+            try:
+                runner.apply()
+                deployed = subprocess.run(
+                    [CLI, "deploy", "--env", "local", "--emulator-url", url, "--timeout", "240"],
+                    env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)},
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+                assert "nothing changed" in deployed.stdout
+                for service in ("cl-main", "webserver", "daemon"):
+                    assert f"{service}: running" in deployed.stdout
+
+                api = DagsterApi(f"http://127.0.0.1:{webserver_port}")
+                wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 120, "main")
+                run_id = api.launch_run("main", "main_assets_job")
+                final = wait_for(
+                    lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE"} and s,
+                    timeout=180,
+                    what="the run",
+                    interval=0.5,
+                )
+                assert final == "SUCCESS"
+
+                def stopped_run_task() -> dict[str, Any] | None:
+                    arns = ecs.list_tasks(cluster=name, desiredStatus="STOPPED")["taskArns"]
+                    tasks = ecs.describe_tasks(cluster=name, tasks=arns, include=["TAGS"])
+                    tag = {"key": "dagster/run_id", "value": run_id}
+                    found = [t for t in tasks["tasks"] if tag in t.get("tags", [])]
+                    return found[0] if found else None
+
+                run_task = wait_for(stopped_run_task, 60, "the run's own ECS task", interval=0.5)
+                assert run_task["containers"][0]["exitCode"] == 0
+                keys = session.client("s3", endpoint_url=url).list_objects_v2(
+                    Bucket=bucket, Prefix="repos/main/assets/"
+                )
+                assert keys.get("KeyCount", 0) > 0
+            finally:
+                drain(ecs, name, runtime_state)
+                runner.destroy()
+    assert not _tagged(settings), "a task process outlived the test"
+
+
+def _tagged(settings: StackSettings) -> list[int]:
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            if proc.environ().get(STACK_TAG) == str(settings.state_dir):
+                found.append(proc.pid)
+    return found
