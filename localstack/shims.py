@@ -7,6 +7,7 @@ shows up there.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from typing import Any
@@ -92,10 +93,37 @@ def _cloud_map_namespace_from_dns_config() -> None:
     ServiceDiscoveryBackend.create_service = create_service  # type: ignore[method-assign]
 
 
+def _one_region_table() -> None:
+    """moto 5.2.5's EC2 models list the regions of three partitions at import, each time from a
+    new boto3 ``Session`` that parses botocore's endpoint tables again: ~0.3 s of the emulator's
+    boot. The tables are the installed botocore's data, the same for every session, so the
+    process reads them once. Must run before ``moto.ec2`` is imported."""
+    from boto3.session import Session
+
+    lookup = Session.get_available_regions
+    shared = functools.cache(Session)
+
+    @functools.cache
+    def regions(service: str, partition: str, allow_non_regional: bool) -> tuple[str, ...]:
+        return tuple(lookup(shared(), service, partition, allow_non_regional))
+
+    def get_available_regions(
+        self: Session,
+        service_name: str,
+        partition_name: str = "aws",
+        allow_non_regional: bool = False,
+    ) -> list[str]:
+        return list(regions(service_name, partition_name, allow_non_regional))
+
+    Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
+
+
 def install() -> None:
+    """Before moto's models are imported (the region table is read at import)."""
     global _installed
     if _installed:
         return
+    _one_region_table()
     _autoscaling_tags()
     _managed_policies_in_the_aws_partition_only()
     _cloud_map_namespace_from_dns_config()

@@ -109,3 +109,19 @@ def test_cloud_map_service_takes_its_namespace_from_dns_config(emulator: str) ->
 def test_plain_moto_loses_a_dns_config_namespace(plain_emulator: str) -> None:
     with pytest.raises(ClientError, match="ServiceNotFound"):
         _discover_by_dns_config_namespace(plain_emulator)
+
+
+def _regions_and_zones(url: str) -> tuple[list[str], list[str]]:
+    ec2 = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "ec2", endpoint_url=url
+    )
+    regions = ec2.describe_regions(AllRegions=True)["Regions"]
+    zones = ec2.describe_availability_zones()["AvailabilityZones"]
+    return sorted(r["RegionName"] for r in regions), sorted(z["ZoneName"] for z in zones)
+
+
+def test_one_region_table_answers_as_plain_moto(emulator: str, plain_emulator: str) -> None:
+    regions, zones = _regions_and_zones(emulator)
+    assert "ap-southeast-2" in regions
+    assert zones == ["ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"]
+    assert (regions, zones) == _regions_and_zones(plain_emulator)
