@@ -7,7 +7,8 @@ are where the location's code server listens.
 A code location's task gets a new address whenever ECS replaces it (a deploy, a crash, a
 rollback), so the container entrypoint also starts ``--watch``: it re-renders the file every few
 seconds (like a DNS TTL) and, where given a webserver URL, asks the webserver to reload its
-workspace. The daemon re-reads the file by itself every 60 s.
+workspace. The daemon re-reads the file by itself every 60 s. The watcher loads boto3 only when it
+first refreshes, not while the Dagster process it watches over starts.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import sys
 import time
 from typing import Any
 
-import boto3
-import requests
 import yaml
-from botocore.config import Config
 
 
 def cloud_map_client() -> Any:
     """DiscoverInstances is served on ``data-servicediscovery``: botocore prefixes the host with
     ``data-``, which breaks a custom endpoint such as the emulator's, so skip the prefix there."""
+    import boto3
+    from botocore.config import Config
+
     if os.environ.get("AWS_ENDPOINT_URL"):
         return boto3.client("servicediscovery", config=Config(inject_host_prefix=False))
     return boto3.client("servicediscovery")
@@ -93,6 +94,8 @@ RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename } }"
 
 
 def reload_webserver(url: str) -> None:
+    import requests
+
     response = requests.post(url, json={"query": RELOAD_WORKSPACE}, timeout=30)
     response.raise_for_status()
 
@@ -113,7 +116,7 @@ def watch(
     Compares with what this watcher last rendered, not with the file: locally the webserver and
     the daemon may share the file, and each must notice the change to act on it.
     """
-    client = cloud_map_client()
+    client = None
     rendered = _read(output)
     due = time.monotonic() + interval
     while os.getppid() == parent:
@@ -122,6 +125,7 @@ def watch(
             continue
         due = time.monotonic() + interval
         try:
+            client = client or cloud_map_client()
             text = workspace_from_cloud_map(client, namespace)
             if text != rendered:
                 write_workspace(text, output)
