@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import sys
+import time
+import urllib.error
 from pathlib import Path
 
 from ecs_local.controller import Controller
@@ -31,6 +33,19 @@ def _metadata_port(requested: int | None, state_dir: Path) -> int:
     if requested is None and saved.exists():
         return int(json.loads(saved.read_text())["metadataPort"])
     return DEFAULT_METADATA_PORT if requested is None else requested
+
+
+def _first_snapshot(hook: HookClient, wait: float) -> None:
+    """Waits up to ``wait`` seconds for the emulator to listen (it may still be booting)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            hook.snapshot()
+            return
+        except urllib.error.URLError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-2"))
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--wait-for-endpoint",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long to wait for the emulator to answer (default: fail at once)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s ecs_local %(levelname)s %(message)s"
@@ -60,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     state_dir: Path = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        HookClient(args.endpoint).snapshot()
+        _first_snapshot(HookClient(args.endpoint), args.wait_for_endpoint)
         images = ImageStore.load(args.images, state_dir)
     except (HookError, OSError, ValueError) as error:
         print(f"ecs_local: {error}", file=sys.stderr)

@@ -1,19 +1,21 @@
-"""Seeds the emulated AWS account with the platform's own resources (idempotent).
+"""Seeds the emulated AWS account with the platform's own resources.
 
-The same resources are declared in ``infrastructure/`` for real AWS; locally they are created
-here so that ``make dev`` works before any ``tofu apply``.
+The same resources are declared in ``infrastructure/`` for real AWS. Locally the emulator creates
+them as it boots (``python -m localstack.server --seed FILE``), in moto's backends and before it
+answers its first request: the dozen API calls this replaces, each paying for a boto3 client and
+moto's first request to a service, took a second of ``make dev``'s start.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-
-_BUCKET_EXISTS = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
 
 @dataclass(frozen=True)
@@ -26,77 +28,60 @@ class SeedSpec:
     postgres_secret: dict[str, str | int]
     log_groups: tuple[str, ...]
 
+    def write(self, path: Path) -> None:
+        """Readable by its owner only: the spec holds the database password."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            json.dump(asdict(self), file)
 
-def _ensure_bucket(s3: Any, spec: SeedSpec) -> None:
-    try:
-        s3.create_bucket(
-            Bucket=spec.bucket,
-            CreateBucketConfiguration={"LocationConstraint": spec.region},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in _BUCKET_EXISTS:
-            raise
-    s3.put_bucket_versioning(Bucket=spec.bucket, VersioningConfiguration={"Status": "Enabled"})
-
-
-def _ensure_secret(secrets: Any, spec: SeedSpec) -> str:
-    value = json.dumps(spec.postgres_secret)
-    try:
-        return str(secrets.create_secret(Name=spec.postgres_secret_name, SecretString=value)["ARN"])
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ResourceExistsException":
-            raise
-    secrets.put_secret_value(SecretId=spec.postgres_secret_name, SecretString=value)
-    return str(secrets.describe_secret(SecretId=spec.postgres_secret_name)["ARN"])
+    @classmethod
+    def take(cls, path: Path) -> SeedSpec:
+        """Reads the spec that :meth:`write` wrote and removes the file."""
+        data = json.loads(path.read_text())
+        path.unlink()
+        return cls(**{**data, "log_groups": tuple(data["log_groups"])})
 
 
-def _ensure_namespace(cloudmap: Any, ec2: Any, spec: SeedSpec) -> None:
-    existing = cloudmap.list_namespaces()["Namespaces"]
-    if any(ns["Name"] == spec.namespace for ns in existing):
-        return
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
-    if not vpcs:
-        vpcs = [ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]]
-    cloudmap.create_private_dns_namespace(Name=spec.namespace, Vpc=vpcs[0]["VpcId"])
+def seed(spec: SeedSpec) -> None:
+    """Creates the resources in this process's moto backends, which start empty."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+    from moto.ecs.models import ecs_backends
+    from moto.logs.models import logs_backends
+    from moto.s3.models import s3_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.servicediscovery.models import servicediscovery_backends
 
-
-def _ensure_log_groups(logs: Any, spec: SeedSpec) -> None:
-    for name in spec.log_groups:
-        try:
-            logs.create_log_group(logGroupName=name)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                raise
-
-
-def _client(endpoint_url: str, region: str, service: str) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+    account, region = DEFAULT_ACCOUNT_ID, spec.region
+    s3 = s3_backends[account]["aws"]
+    s3.create_bucket(spec.bucket, region)
+    s3.put_bucket_versioning(spec.bucket, "Enabled")
+    secretsmanager_backends[account][region].create_secret(
+        name=spec.postgres_secret_name,
+        secret_string=json.dumps(spec.postgres_secret),
+        secret_binary=None,
+        description="",
+        tags=[],
+        kms_key_id=None,
+        client_request_token=None,
+        replica_regions=[],
+        force_overwrite=False,
     )
-    return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
-
-
-def seed(endpoint_url: str, spec: SeedSpec, *, bucket: bool = True) -> dict[str, str]:
-    """Creates what is missing; returns the ARNs callers need (the Postgres secret).
-
-    ``bucket=False`` leaves the bucket to :func:`seed_bucket`: nothing needs it before the first
-    run, and S3's first request is the emulator's slowest, so it can wait off the critical path.
-    """
-
-    def client(service: str) -> Any:
-        return _client(endpoint_url, spec.region, service)
-
-    if bucket:
-        seed_bucket(endpoint_url, spec)
-    secret_arn = _ensure_secret(client("secretsmanager"), spec)
-    client("ecs").create_cluster(clusterName=spec.cluster)
-    _ensure_namespace(client("servicediscovery"), client("ec2"), spec)
-    _ensure_log_groups(client("logs"), spec)
-    return {"postgres_secret_arn": secret_arn}
-
-
-def seed_bucket(endpoint_url: str, spec: SeedSpec) -> None:
-    _ensure_bucket(_client(endpoint_url, spec.region, "s3"), spec)
+    ecs_backends[account][region].create_cluster(spec.cluster)
+    vpc = ec2_backends[account][region].get_default_vpc()
+    if vpc is None:
+        raise LookupError(f"the emulator has no default VPC in {region}")
+    servicediscovery_backends[account][region].create_private_dns_namespace(
+        name=spec.namespace,
+        creator_request_id=None,  # type: ignore[arg-type]
+        description=None,  # type: ignore[arg-type]
+        vpc=vpc.id,
+        tags=[],
+        properties={},
+    )
+    for name in spec.log_groups:
+        logs_backends[account][region].create_log_group(name, {})
 
 
 def ensure_role(

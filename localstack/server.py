@@ -44,13 +44,25 @@ def _state_dir(configured: Path | None) -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def serve(host: str, port: int, ecs_hook: bool = True, state_dir: Path | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    ecs_hook: bool = True,
+    state_dir: Path | None = None,
+    seed_file: Path | None = None,
+) -> None:
     with _state_dir(state_dir) as state:
-        _serve(host, port, ecs_hook, state)
+        _serve(host, port, ecs_hook, state, seed_file)
 
 
-def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path) -> None:
+def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path, seed_file: Path | None) -> None:
     _configure_environment()
+    if ecs_hook:
+        from localstack import shims
+
+        # Fargate runs no AMI; moto's ~1,300 default AMIs cost 0.5 s of CPU at the first EC2 call.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        shims.install()
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -66,12 +78,15 @@ def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if ecs_hook:
         from ecs_local.emulator_hook import install
-        from localstack import rds, shims
+        from localstack import rds
 
-        shims.install()
         databases = rds.install(state_dir)
         app = install(moto_app)
     try:
+        if seed_file is not None:
+            from localstack.seed import SeedSpec, seed
+
+            seed(SeedSpec.take(seed_file))
         server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -98,8 +113,19 @@ def main() -> None:
         help="where the emulator keeps state outside memory (default: a temporary folder, "
         "removed at exit)",
     )
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        help="a seed spec (localstack.seed.SeedSpec) to create before serving; the file is removed",
+    )
     args = parser.parse_args()
-    serve(args.host, args.port, ecs_hook=not args.no_ecs_hook, state_dir=args.state_dir)
+    serve(
+        args.host,
+        args.port,
+        ecs_hook=not args.no_ecs_hook,
+        state_dir=args.state_dir,
+        seed_file=args.seed,
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ EMULATOR = "emulator"
 POSTGRES = "postgres"
 ECS_RUNTIME = "ecs-runtime"
 PROCESSES = (EMULATOR, POSTGRES, ECS_RUNTIME)
+EMULATOR_WAIT_S = 180
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def aws_env(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def emulator(settings: StackSettings) -> Component:
+def emulator(settings: StackSettings, seed: Path) -> Component:
+    """The emulator, which creates the platform's resources of ``seed`` as it boots."""
     return Component(
         name=EMULATOR,
         argv=[
@@ -56,6 +58,8 @@ def emulator(settings: StackSettings) -> Component:
             settings.host,
             "--port",
             str(settings.ports.emulator),
+            "--seed",
+            str(seed),
         ],
         env={**base_env(settings), "PYTHONUNBUFFERED": "1"},
         port=settings.ports.emulator,
@@ -75,7 +79,8 @@ def postgres_server(settings: StackSettings, binaries: postgres.PostgresBinaries
 
 
 def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Component:
-    """The ECS agent + service scheduler: runs what the emulator's ECS API says should run."""
+    """The ECS agent + service scheduler: runs what the emulator's ECS API says should run.
+    It may start while the emulator boots, and waits for it."""
     return Component(
         name=ECS_RUNTIME,
         argv=[
@@ -92,6 +97,8 @@ def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Compo
             "0",
             "--region",
             REGION,
+            "--wait-for-endpoint",
+            str(EMULATOR_WAIT_S),
         ],
         env={**base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
         port=None,

@@ -3,10 +3,15 @@
 Creating the instance against an empty database creates the schema at its newest revision —
 what the webserver, daemon and code server would otherwise each race to do on first start. Only
 the storage section of the instance is loaded, which keeps this one process light.
+
+The process starts with the stack, at a lower CPU priority than the emulator's boot, and loads
+Dagster's storage code while PostgreSQL is initialised; it creates the tables once told that the
+database exists (a line on its stdin), and exits at once if told nothing (stdin closed).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -16,48 +21,67 @@ from repository_manager.devstack import postgres
 from repository_manager.settings import StackSettings
 
 SCHEMA_TIMEOUT_S = 180.0
+NICENESS = 10
+CREATE = "create\n"
 
 
 class SchemaError(RuntimeError):
     pass
 
 
-def create_schema(settings: StackSettings, password: str) -> None:
-    home = settings.state_dir / "dagster_schema"
-    home.mkdir(parents=True, exist_ok=True)
-    storage_only = {
-        "storage": instance_config.instance_config()["storage"],
-        "telemetry": {"enabled": False},
-    }
-    (home / "dagster.yaml").write_text(instance_config.to_yaml(storage_only))
-    env = {
-        **c.base_env(settings),
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_PG_HOST": settings.host,
-        "DAGSTER_PG_PORT": str(settings.ports.postgres),
-        "DAGSTER_PG_USER": postgres.DB_USER,
-        "DAGSTER_PG_PASSWORD": password,
-        "DAGSTER_PG_DB": postgres.DB_NAME,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", __name__],
-        env=env,
-        cwd=settings.root,
-        capture_output=True,
-        text=True,
-        timeout=SCHEMA_TIMEOUT_S,
-    )
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise SchemaError(
-            f"creating Dagster's schema failed: {lines[-1] if lines else result.returncode}"
+class SchemaCreator:
+    def __init__(self, settings: StackSettings, password: str) -> None:
+        home = settings.state_dir / "dagster_schema"
+        home.mkdir(parents=True, exist_ok=True)
+        storage_only = {
+            "storage": instance_config.instance_config()["storage"],
+            "telemetry": {"enabled": False},
+        }
+        (home / "dagster.yaml").write_text(instance_config.to_yaml(storage_only))
+        env = {
+            **c.base_env(settings),
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_HOST": settings.host,
+            "DAGSTER_PG_PORT": str(settings.ports.postgres),
+            "DAGSTER_PG_USER": postgres.DB_USER,
+            "DAGSTER_PG_PASSWORD": password,
+            "DAGSTER_PG_DB": postgres.DB_NAME,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            env=env,
+            cwd=settings.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
+
+    def create(self) -> None:
+        """Creates the schema in the (new) database; raises SchemaError when that failed."""
+        try:
+            output, _ = self.process.communicate(CREATE, timeout=SCHEMA_TIMEOUT_S)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            self.cancel()
+            output = f"no answer after {SCHEMA_TIMEOUT_S:.0f} s"
+        if self.process.returncode != 0:
+            lines = output.strip().splitlines()
+            cause = lines[-1] if lines else f"exit code {self.process.returncode}"
+            raise SchemaError(f"creating Dagster's schema failed: {cause}")
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
 
 
 def main() -> None:
+    os.nice(NICENESS)
+    import dagster_postgres  # noqa: F401 (the storage code, loaded while waiting)
     from dagster import DagsterInstance
 
-    DagsterInstance.get().dispose()
+    if sys.stdin.readline() == CREATE:
+        DagsterInstance.get().dispose()
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from rich.console import Console
 
-from localstack.seed import SeedSpec, seed, seed_bucket
+from localstack.seed import SeedSpec
 from repository_manager import deploy
 from repository_manager.devstack import components as c
 from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
@@ -39,6 +40,11 @@ from repository_manager.settings import (
 
 START_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 45.0
+POLL_S = 0.05
+DAGSTER_POLL_S = 0.1
+FAILURE_CHECK_S = 0.5
+SEED_FILE = "emulator-seed.json"
+EMULATOR_SERVICES = ("ecs", "ec2", "iam", "secretsmanager", "servicediscovery", "logs")
 PORT_VARIABLES = {
     c.EMULATOR: "DAGSTER_ECS_EMULATOR_PORT",
     c.POSTGRES: "DAGSTER_ECS_POSTGRES_PORT",
@@ -136,7 +142,7 @@ def _crash_reason(settings: StackSettings, name: str) -> str:
 
 def _failed_task(settings: StackSettings) -> str | None:
     """Why the first task of the stack that stopped with an error stopped, if any did."""
-    ecs = local_platform.emulator_client(settings, "ecs")
+    ecs = _client(settings, "ecs")
     arns = ecs.list_tasks(cluster=CLUSTER_NAME, desiredStatus="STOPPED")["taskArns"]
     if not arns:
         return None
@@ -145,8 +151,7 @@ def _failed_task(settings: StackSettings) -> str | None:
         if task.get("stopCode") == "TaskFailedToStart" or any(x not in (0, None) for x in codes):
             group = task.get("group", "").removeprefix("service:")
             exit_codes = ", ".join(str(x) for x in codes if x is not None)
-            logs = local_platform.emulator_client(settings, "logs")
-            tail = task_log_tail(ecs, logs, task)
+            tail = task_log_tail(ecs, _client(settings, "logs"), task)
             return (
                 f"{group} task stopped: {task.get('stoppedReason', 'unknown reason')}"
                 + (f" (exit code {exit_codes})" if exit_codes else "")
@@ -156,12 +161,31 @@ def _failed_task(settings: StackSettings) -> str | None:
     return None
 
 
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def _client(settings: StackSettings, service: str) -> Any:
+    """One client per emulator and service: the wait loops ask every few tenths of a second."""
+    key = (settings.emulator_url, service)
+    if key not in _clients:
+        _clients[key] = local_platform.emulator_client(settings, service)
+    return _clients[key]
+
+
+def _warm_clients(settings: StackSettings) -> None:
+    """Loads the API models of every emulator client ``dev up`` makes while the emulator boots:
+    boto3's default session then makes each later client in milliseconds."""
+    for service in EMULATOR_SERVICES:
+        _client(settings, service)
+
+
 class _Starter:
     def __init__(self, settings: StackSettings, console: Console) -> None:
         self.settings = settings
         self.console = console
         self.started: list[str] = []
         self.password: str | None = None
+        self.schema: dagster_schema.SchemaCreator | None = None
         self.deployed = False
 
     def start(self, component: c.Component) -> None:
@@ -212,7 +236,7 @@ class _Starter:
                         f"(log: {log_path(self.settings, name)})"
                     )
                 if pending:
-                    time.sleep(0.2)
+                    time.sleep(POLL_S)
 
     def prepare_database(self, binaries: postgres.PostgresBinaries) -> None:
         """Runs beside the emulator's boot: the cluster (first start only), the server, the
@@ -234,12 +258,15 @@ class _Starter:
             f"  [green]✓[/green] postgres ready on {self.settings.host}:"
             f"{self.settings.ports.postgres} ({time.monotonic() - began:.1f} s)"
         )
+        schema, self.schema = self.schema, None
         if postgres.ensure_database(self.settings.host, self.settings.ports.postgres, password):
             try:
-                dagster_schema.create_schema(self.settings, password)
+                (schema or dagster_schema.SchemaCreator(self.settings, password)).create()
             except dagster_schema.SchemaError as error:
                 raise StackError(str(error)) from None
             self.console.print("  [green]✓[/green] Dagster schema created")
+        elif schema is not None:
+            schema.cancel()
 
     def deploy(
         self,
@@ -256,8 +283,8 @@ class _Starter:
         self.deployed = True
         try:
             deploy.deploy(
-                local_platform.emulator_client(self.settings, "ecs"),
-                local_platform.emulator_client(self.settings, "servicediscovery"),
+                _client(self.settings, "ecs"),
+                _client(self.settings, "servicediscovery"),
                 platform,
                 timeout=timeout,
                 wait=wait,
@@ -273,24 +300,29 @@ class _Starter:
             raise StackError(str(error)) from None
 
     def wait_dagster(self, timeout: float = START_TIMEOUT_S) -> None:
-        began = time.monotonic()
+        began = checked = time.monotonic()
         reason: str | None = "not checked"
         with self.console.status("waiting for the Dagster UI, code location and daemon"):
             while (reason := health.dagster(self.settings)) is not None:
-                if (failure := self.crashed() or _failed_task(self.settings)) is not None:
-                    raise StackError(failure)
+                if time.monotonic() - checked >= FAILURE_CHECK_S:
+                    checked = time.monotonic()
+                    if (failure := self.crashed() or _failed_task(self.settings)) is not None:
+                        raise StackError(failure)
                 if time.monotonic() - began > timeout:
                     raise StackError(
                         f"Dagster not healthy after {timeout:.0f} s ({reason}); "
                         "read the logs with `dagster-ecs logs webserver` (or daemon, cl-main)"
                     )
-                time.sleep(0.3)
+                time.sleep(DAGSTER_POLL_S)
         self.console.print(
             f"  [green]✓[/green] Dagster healthy: location {MAIN_LOCATION!r} loaded, daemons "
             f"heartbeating ({time.monotonic() - began:.1f} s)"
         )
 
     def rollback(self) -> None:
+        (self.settings.run_dir / SEED_FILE).unlink(missing_ok=True)
+        if self.schema is not None:
+            self.schema.cancel()
         if self.deployed:
             drain_services(self.settings, Console(quiet=True))
         for name in reversed(self.started):
@@ -336,28 +368,34 @@ def up(settings: StackSettings, console: Console) -> None:
         console.print(f"starting the local stack in {settings.state_dir}")
         password = postgres.ensure_password(settings.postgres_dir)
         starter.password = password
-        # The emulator boots while PostgreSQL is initialised (on first start) in the background.
-        starter.start(c.emulator(settings))
+        seed_file = settings.run_dir / SEED_FILE
+        seed_spec(settings, password).write(seed_file)
+        # While the emulator boots (and seeds itself), the ECS runtime starts and waits for it,
+        # PostgreSQL is initialised and, for a new cluster, Dagster's storage code loads.
+        starter.start(c.emulator(settings, seed_file))
         local_platform.build_platform_image(settings)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            database = pool.submit(starter.prepare_database, binaries)
-            starter.wait_healthy([c.EMULATOR])
-            starter.start(
-                c.ecs_runtime(
-                    settings,
-                    local_platform.ecs_state_dir(settings),
-                    local_platform.images_file(settings),
-                )
+        starter.start(
+            c.ecs_runtime(
+                settings,
+                local_platform.ecs_state_dir(settings),
+                local_platform.images_file(settings),
             )
-            spec = seed_spec(settings, password)
-            arns = seed(settings.emulator_url, spec, bucket=False)
-            console.print("  [green]✓[/green] emulator seeded (secret, cluster, namespace, logs)")
-            platform = local_platform.local_platform(settings, arns["postgres_secret_arn"])
+        )
+        if not (postgres.data_dir(settings.postgres_dir) / "PG_VERSION").exists():
+            starter.schema = dagster_schema.SchemaCreator(settings, password)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            database = pool.submit(starter.prepare_database, binaries)
+            _warm_clients(settings)
+            starter.wait_healthy([c.EMULATOR])
+            console.print(
+                "  [green]✓[/green] emulator seeded (bucket, secret, cluster, namespace, logs)"
+            )
+            platform = local_platform.local_platform(
+                settings, local_platform.db_secret_arn(settings)
+            )
             starter.wait_healthy([c.ECS_RUNTIME])
-            bucket = pool.submit(seed_bucket, settings.emulator_url, spec)
             # Code servers need no database: they start while the schema is being created.
             starter.deploy(platform, before_dependents=database.result)
-            bucket.result()
         starter.wait_dagster()
     except BaseException:
         starter.rollback()

@@ -184,6 +184,9 @@ def test_secrets_stay_private(stack: LocalStack) -> None:
     password = password_file.read_text().strip()
     for log in (stack.state_dir / "logs").glob("*.log"):
         assert password not in log.read_text(errors="replace"), f"password leaked into {log}"
+    # The emulator's seed spec carried the password to it and is gone once read.
+    for record in (stack.state_dir / "run").iterdir():
+        assert password not in record.read_text(errors="replace"), f"password left in {record}"
 
 
 def test_up_again_is_a_no_op_while_healthy(stack: LocalStack) -> None:
