@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -38,6 +40,15 @@ def up() -> None:
     except (stack.StackError, PostgresError) as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """The stack runs detached from this process: give the prompt back without the
+    interpreter's teardown, ~0.2 s of freeing the AWS SDK's API models."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @dev_app.command("stop")
