@@ -50,14 +50,22 @@ class LocalStack:
         return found
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """Free ports, all different (the kernel may hand the same free port to two binds in a row)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        if (port := free_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
 def make_stack(state_dir: Path, **overrides: str) -> LocalStack:
+    names = ("EMULATOR", "POSTGRES", "CODE_SERVER", "WEBSERVER")
+    ports = distinct_free_ports(len(names))
     env = {
         **os.environ,
         "DAGSTER_ECS_STATE_DIR": str(state_dir),
-        "DAGSTER_ECS_EMULATOR_PORT": str(free_port()),
-        "DAGSTER_ECS_POSTGRES_PORT": str(free_port()),
-        "DAGSTER_ECS_CODE_SERVER_PORT": str(free_port()),
-        "DAGSTER_ECS_WEBSERVER_PORT": str(free_port()),
+        **{f"DAGSTER_ECS_{name}_PORT": str(port) for name, port in zip(names, ports, strict=True)},
         **overrides,
     }
     for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_HOME"):
