@@ -150,6 +150,8 @@ def ensure_cluster(
     try:
         if user:
             _grant_traverse(postgres_dir)
+            # The binaries may live in a private folder too (the pgserver wheel in a 0700 clone).
+            _grant_traverse(binaries.bindir)
             _chown_tree(data, user)
             entry = pwd.getpwnam(user)
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)
