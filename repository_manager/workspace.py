@@ -157,3 +157,7 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    # The entrypoint starts Dagster once this process has exited: skip the interpreter's
+    # teardown, ~0.1 s of freeing boto3's API models.
+    sys.stdout.flush()
+    os._exit(0)

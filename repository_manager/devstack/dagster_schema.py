@@ -86,6 +86,9 @@ def main() -> None:
         # here, half the time of creating the schema. This one-shot process pools them.
         sqlalchemy.pool.NullPool = sqlalchemy.pool.QueuePool  # type: ignore[misc, assignment]
         DagsterInstance.get().dispose()
+        # Done: skip the teardown of everything Dagster imported (~0.3 s the stack waits for).
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
