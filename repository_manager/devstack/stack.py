@@ -44,6 +44,7 @@ POLL_S = 0.05
 DAGSTER_POLL_S = 0.1
 FAILURE_CHECK_S = 0.5
 SEED_FILE = "emulator-seed.json"
+INTENDED_STOPS = ("UserInitiated", "ServiceSchedulerInitiated")
 EMULATOR_SERVICES = ("ecs", "ec2", "iam", "secretsmanager", "servicediscovery", "logs")
 PORT_VARIABLES = {
     c.EMULATOR: "DAGSTER_ECS_EMULATOR_PORT",
@@ -141,12 +142,18 @@ def _crash_reason(settings: StackSettings, name: str) -> str:
 
 
 def _failed_task(settings: StackSettings) -> str | None:
-    """Why the first task of the stack that stopped with an error stopped, if any did."""
+    """Why the first task of the stack that stopped with an error stopped, if any did.
+
+    A task that a user or the service scheduler (a rollout) stopped did not fail, whatever its
+    exit code: a process stopped while it still starts may exit non-zero.
+    """
     ecs = _client(settings, "ecs")
     arns = ecs.list_tasks(cluster=CLUSTER_NAME, desiredStatus="STOPPED")["taskArns"]
     if not arns:
         return None
     for task in ecs.describe_tasks(cluster=CLUSTER_NAME, tasks=arns[:100])["tasks"]:
+        if task.get("stopCode") in INTENDED_STOPS:
+            continue
         codes = [k.get("exitCode") for k in task.get("containers", [])]
         if task.get("stopCode") == "TaskFailedToStart" or any(x not in (0, None) for x in codes):
             group = task.get("group", "").removeprefix("service:")
