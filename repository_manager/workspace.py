@@ -90,14 +90,25 @@ def write_workspace(text: str, output: str) -> None:
     os.replace(temporary, output)
 
 
-RELOAD_WORKSPACE = "mutation { reloadWorkspace { __typename } }"
+RELOAD_WORKSPACE = """mutation { reloadWorkspace { __typename ... on Workspace {
+    locationEntries { name locationOrLoadError { __typename } } } } }"""
 
 
-def reload_webserver(url: str) -> None:
+RELOAD_RETRIES = 30
+
+
+def reload_webserver(url: str) -> list[str]:
+    """Reloads the webserver's workspace; returns the locations it could not load."""
     import requests
 
     response = requests.post(url, json={"query": RELOAD_WORKSPACE}, timeout=30)
     response.raise_for_status()
+    workspace = (response.json().get("data") or {}).get("reloadWorkspace") or {}
+    return [
+        entry["name"]
+        for entry in workspace.get("locationEntries", [])
+        if (entry.get("locationOrLoadError") or {}).get("__typename") == "PythonError"
+    ]
 
 
 def _read(path: str) -> str:
@@ -118,6 +129,7 @@ def watch(
     """
     client = None
     rendered = _read(output)
+    retries = 0
     due = time.monotonic() + interval
     while os.getppid() == parent:
         time.sleep(min(1.0, max(0.0, due - time.monotonic())))
@@ -129,10 +141,13 @@ def watch(
             text = workspace_from_cloud_map(client, namespace)
             if text != rendered:
                 write_workspace(text, output)
-                if reload_url:
-                    reload_webserver(reload_url)
-                rendered = text
-                print("workspace: code locations moved; re-rendered", file=sys.stderr, flush=True)
+                # A new code server may register before it serves: reload again next pass,
+                # for up to RELOAD_RETRIES passes (a location whose code is broken stays so).
+                failed = reload_webserver(reload_url) if reload_url else []
+                retries = retries + 1 if failed else 0
+                rendered = "" if failed and retries <= RELOAD_RETRIES else text
+                if retries <= 1:
+                    print("workspace: code locations moved; reloaded", file=sys.stderr, flush=True)
         except Exception as error:
             print(f"workspace: refresh failed: {error}", file=sys.stderr, flush=True)
 

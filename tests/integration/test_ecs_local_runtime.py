@@ -6,6 +6,7 @@ import itertools
 import os
 import signal
 import threading
+from typing import Any
 
 import psutil
 
@@ -98,8 +99,15 @@ def test_rolling_update_never_drops_below_minimum_healthy(ecs_env: EcsEnv) -> No
         done.set()
         watcher.join()
     assert min(floor) >= 2, f"running tasks dipped to {min(floor)} during the rollout"
-    for task in ecs_env.describe([t["taskArn"] for t in old]):
-        assert task["lastStatus"] == "STOPPED"
+
+    # The old deployment leaves the list when its tasks are told to stop; they may still be
+    # stopping (SIGTERM sent) at that moment.
+    def old_stopped() -> list[dict[str, Any]] | None:
+        tasks = ecs_env.describe([t["taskArn"] for t in old])
+        return tasks if all(t["lastStatus"] == "STOPPED" for t in tasks) else None
+
+    stopped = wait_for(old_stopped, 10, "the old tasks STOPPED")
+    for task in stopped:
         assert task["stoppedReason"].startswith("Scaling activity initiated by")
     wait_for(lambda: len(task_pgids(ecs_env.runtime.state_dir)) == 2, 10, "old processes gone")
 

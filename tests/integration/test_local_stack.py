@@ -279,7 +279,8 @@ def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
     assert "webserver: unchanged (task definition dagster-ecs-webserver:2)" in kept.stdout
 
     api = DagsterApi(stack.url("webserver"))
-    assert api.location_statuses() == {"main": "LOADED"}
+    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
     run_id = api.launch_run("main", "main_assets_job")
     final = wait_for(
         lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
@@ -322,7 +323,8 @@ def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> N
     wait_for(
         lambda: api.location_hosts() == {"main": _task_address(new)}, 40, "the webserver reloaded"
     )
-    assert api.location_statuses() == {"main": "LOADED"}
+    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
     run_id = api.launch_run("main", "main_assets_job")
     final = wait_for(
         lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
@@ -369,7 +371,8 @@ def test_a_broken_image_fails_the_deploy_and_ecs_rolls_back(stack: LocalStack) -
     (task,) = ecs.describe_tasks(cluster="dagster-ecs", tasks=[arn])["tasks"]
     api = DagsterApi(stack.url("webserver"))
     wait_for(lambda: api.location_hosts() == {"main": _task_address(task)}, 40, "reloaded")
-    assert api.location_statuses() == {"main": "LOADED"}
+    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
 
 
 def test_deploy_without_a_stack_is_a_clear_error(tmp_path: Path) -> None:
