@@ -36,9 +36,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     assert running.processes() == [], "processes left behind after `dev stop`"
 
 
-def _s3(stack: LocalStack):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
+def _s3(stack: LocalStack) -> Any:
+    return _client(stack, "s3")
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    """A boto3 client of the stack's emulator."""
+    return boto3.client(  # type: ignore[call-overload]
+        service,
         endpoint_url=stack.url("emulator"),
         region_name="ap-southeast-2",
         aws_access_key_id="test",
@@ -142,13 +147,7 @@ def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
     assert all(key.startswith("repos/main/") for key in keys), keys
     assert any(key.startswith("repos/main/logs/") and run_id in key for key in keys), keys
 
-    ecs = boto3.client(
-        "ecs",
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    ecs = _client(stack, "ecs")
 
     def stopped_run_tasks() -> list[dict]:  # type: ignore[type-arg]
         arns = ecs.list_tasks(cluster="dagster-ecs", desiredStatus="STOPPED")["taskArns"]
@@ -255,13 +254,7 @@ def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
     assert "cl-main: updated (task definition dagster-ecs-cl-main:2, new revision)" in (
         rolled.stdout
     )
-    ecs = boto3.client(
-        "ecs",
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    ecs = _client(stack, "ecs")
     services = ecs.describe_services(
         cluster="dagster-ecs", services=["cl-main", "webserver", "daemon"]
     )["services"]
@@ -297,13 +290,7 @@ def _task_address(task: dict[str, Any]) -> str:
 
 
 def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> None:
-    ecs = boto3.client(
-        "ecs",
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    ecs = _client(stack, "ecs")
     (old_arn,) = ecs.list_tasks(cluster="dagster-ecs", serviceName="cl-main")["taskArns"]
     (old,) = ecs.describe_tasks(cluster="dagster-ecs", tasks=[old_arn])["tasks"]
     ecs.stop_task(cluster="dagster-ecs", task=old_arn, reason="test: replace the code location")
@@ -336,13 +323,7 @@ def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> N
 
 
 def test_a_broken_image_fails_the_deploy_and_ecs_rolls_back(stack: LocalStack) -> None:
-    ecs = boto3.client(
-        "ecs",
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    ecs = _client(stack, "ecs")
     before = {
         s["serviceName"]: s["taskDefinition"]
         for s in ecs.describe_services(cluster="dagster-ecs", services=["cl-main"])["services"]
