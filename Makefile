@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 DAGSTER_ECS := $(BIN)/dagster-ecs
 INSTALLED := $(VENV)/.installed
 C ?=
-# ENV: unset = the `make dev` stack; local = the tofu environment on the emulator; aws = AWS.
+# ENV: unset = the `make dev` stack; local = the tofu environment in that stack's emulator;
+# aws = AWS. Infrastructure targets need ENV=local or ENV=aws (they never guess).
 ENV ?=
 TOFU ?=
 AUTO_APPROVE ?=
 IMAGE ?=
 SERVICE ?= webserver
-INFRA_FLAGS = --env $(or $(ENV),local) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
+INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .DEFAULT_GOAL := help
 .PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
@@ -49,23 +50,19 @@ dev-reset: $(INSTALLED) ## Wipe PostgreSQL and emulator state, then start again
 deploy: $(INSTALLED) ## Roll new task definition revisions: make deploy [IMAGE=dagster-ecs:v2] [ENV=local|aws]
 	$(DAGSTER_ECS) deploy --env $(or $(ENV),dev) $(if $(IMAGE),--image $(IMAGE))
 
-LOCAL_AWS = AWS_ENDPOINT_URL=http://127.0.0.1:$${DAGSTER_ECS_EMULATOR_PORT:-4566} \
-	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=ap-southeast-2
-
 logs: $(INSTALLED) ## A service's logs from CloudWatch Logs: make logs SERVICE=cl-main [ENV=local|aws]
-	$(if $(filter aws,$(ENV)),,$(LOCAL_AWS)) $(DAGSTER_ECS) logs $(SERVICE) \
-	  $(if $(filter local,$(ENV)),--cluster dagster-ecs-tf)
+	$(DAGSTER_ECS) logs $(SERVICE) --env $(or $(ENV),dev)
 
-infra-init: $(INSTALLED) ## tofu init (ENV=local|aws; TOFU=tofu|terraform)
+infra-init: $(INSTALLED) ## tofu init: make infra-init ENV=local|aws [TOFU=tofu|terraform]
 	$(DAGSTER_ECS) infra init $(INFRA_FLAGS)
 
-infra-plan: $(INSTALLED) ## tofu plan (ENV=local|aws)
+infra-plan: $(INSTALLED) ## tofu plan: make infra-plan ENV=local|aws
 	$(DAGSTER_ECS) infra plan $(INFRA_FLAGS)
 
-infra-apply: $(INSTALLED) ## tofu apply (ENV=aws asks unless AUTO_APPROVE=1)
+infra-apply: $(INSTALLED) ## tofu apply: make infra-apply ENV=local|aws (aws asks unless AUTO_APPROVE=1)
 	$(DAGSTER_ECS) infra apply $(INFRA_FLAGS)
 
-infra-destroy: $(INSTALLED) ## tofu destroy (ENV=aws asks unless AUTO_APPROVE=1)
+infra-destroy: $(INSTALLED) ## tofu destroy: make infra-destroy ENV=local|aws (aws asks unless AUTO_APPROVE=1)
 	$(DAGSTER_ECS) infra destroy $(INFRA_FLAGS)
 
 cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location

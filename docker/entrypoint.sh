@@ -17,4 +17,20 @@ if [[ -n "${DAGSTER_WORKSPACE_FILE:-}" && -n "${DAGSTER_SERVICE_NAMESPACE:-}" ]]
     ${DAGSTER_WORKSPACE_RELOAD_URL:+--reload-url "${DAGSTER_WORKSPACE_RELOAD_URL}"} &
 fi
 
+# Where tasks share one host (the local image), "every address" means the task's own address,
+# as it does inside a Fargate task's network namespace.
+if [[ "${DAGSTER_ECS_BIND_TASK_ADDRESS:-}" == "1" && " $* " == *" --host 0.0.0.0 "* ]]; then
+  address="$(python -m repository_manager.task_address)"
+  command=()
+  previous=""
+  for argument in "$@"; do
+    if [[ "${previous}" == "--host" && "${argument}" == "0.0.0.0" ]]; then
+      argument="${address}"
+    fi
+    command+=("${argument}")
+    previous="${argument}"
+  done
+  set -- "${command[@]}"
+fi
+
 exec "$@"

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from localstack.identity import StackIdentity, identity_app
+
 DEFAULT_REGION = "ap-southeast-2"
 
 
@@ -50,12 +52,35 @@ def serve(
     ecs_hook: bool = True,
     state_dir: Path | None = None,
     seed_file: Path | None = None,
+    identity: StackIdentity | None = None,
+    access_log: Path | None = None,
 ) -> None:
     with _state_dir(state_dir) as state:
-        _serve(host, port, ecs_hook, state, seed_file)
+        _serve(host, port, ecs_hook, state, seed_file, identity, access_log)
 
 
-def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path, seed_file: Path | None) -> None:
+def _request_handler(base: type[Any], access_log: Path | None) -> type[Any]:
+    """Moto's request handler with its access log (one line per API call) in its own file, or
+    nowhere: the emulator's log keeps what a person reads, not every poll of every client."""
+    sink = open(access_log, "a", buffering=1) if access_log is not None else None  # noqa: SIM115
+
+    class QuietHandler(base):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if sink is not None:
+                sink.write(f"{self.log_date_time_string()} {self.requestline!r} {code} {size}\n")
+
+    return QuietHandler
+
+
+def _serve(
+    host: str,
+    port: int,
+    ecs_hook: bool,
+    state_dir: Path,
+    seed_file: Path | None,
+    identity: StackIdentity | None,
+    access_log: Path | None,
+) -> None:
     _configure_environment()
     if ecs_hook:
         from localstack import shims
@@ -87,7 +112,10 @@ def _serve(host: str, port: int, ecs_hook: bool, state_dir: Path, seed_file: Pat
             from localstack.seed import SeedSpec, seed
 
             seed(SeedSpec.take(seed_file))
-        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        if identity is not None:
+            app = identity_app(app, identity)
+        handler = _request_handler(MotoRequestHandler, access_log)
+        server = make_server(host, port, app, threaded=True, request_handler=handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         print(f"emulator listening on http://{host}:{port}", flush=True)
@@ -118,13 +146,23 @@ def main() -> None:
         type=Path,
         help="a seed spec (localstack.seed.SeedSpec) to create before serving; the file is removed",
     )
+    parser.add_argument("--stack-id", help="the id of the stack this emulator belongs to")
+    parser.add_argument("--stack-dir", help="that stack's state folder (reported with its id)")
+    parser.add_argument(
+        "--access-log", type=Path, help="file for one line per request (default: none)"
+    )
     args = parser.parse_args()
+    identity = None
+    if args.stack_id:
+        identity = StackIdentity(stack_id=args.stack_id, state_dir=args.stack_dir or "")
     serve(
         args.host,
         args.port,
         ecs_hook=not args.no_ecs_hook,
         state_dir=args.state_dir,
         seed_file=args.seed,
+        identity=identity,
+        access_log=args.access_log,
     )
 
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import typer
-
+from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
 from repository_manager.deploy_cli import deploy
 from repository_manager.devstack.cli import dev_app
 from repository_manager.infra.cli import cost, infra_app
 from repository_manager.logs import logs_command
 
-app = typer.Typer(
+app = new_app(
+    f"Dagster on AWS ECS Fargate, and its local emulation.\n\n{ENVIRONMENT_HELP}",
     name="dagster-ecs",
-    help="Dagster on AWS ECS Fargate, and its local emulation.",
-    no_args_is_help=True,
-    add_completion=False,
 )
 
 app.add_typer(dev_app, name="dev")

@@ -62,6 +62,9 @@ class Platform:
     security_groups: dict[str, list[str]]
     """Per kind of service: ``webserver``, ``daemon``, ``code_location``."""
     webserver_port: int = 3000
+    webserver_host: str = "0.0.0.0"
+    """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
+    the host's loopback where tasks share one host."""
     grpc_port: int = 4000
     workspace_file: str = "/opt/dagster/dagster_home/workspace.yaml"
     cpu: int = 256
@@ -111,6 +114,7 @@ def _common(platform: Platform) -> dict[str, str]:
         "memory": str(platform.memory),
         "workspace_file": platform.workspace_file,
         "webserver_port": str(platform.webserver_port),
+        "webserver_host": platform.webserver_host,
         "grpc_port": str(platform.grpc_port),
     }
 

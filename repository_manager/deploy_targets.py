@@ -79,6 +79,7 @@ def platform_from_outputs(deploy: dict[str, Any]) -> Platform:
             for name, location in deploy["code_locations"].items()
         },
         webserver_port=int(deploy["webserver_port"]),
+        webserver_host=str(deploy.get("webserver_host", "0.0.0.0")),
         cpu=int(deploy["cpu"]),
         memory=int(deploy["memory"]),
         assign_public_ip=bool(deploy["assign_public_ip"]),

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import typer
+
+from repository_manager import environments
+
+
+def service_names(ecs: Any, cluster: str) -> list[str]:
+    try:
+        pages = ecs.get_paginator("list_services").paginate(cluster=cluster)
+        return sorted(arn.rsplit("/", 1)[-1] for page in pages for arn in page["serviceArns"])
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
 
 
 def log_targets(ecs: Any, cluster: str, service: str) -> list[tuple[str, str]]:
     """(log group, stream prefix "prefix/container/") of each awslogs container of the service."""
-    described = ecs.describe_services(cluster=cluster, services=[service])["services"]
+    described = [
+        s
+        for s in ecs.describe_services(cluster=cluster, services=[service])["services"]
+        if s.get("status") == "ACTIVE"
+    ]
     if not described:
-        raise LookupError(
-            f"service {service!r} not found in cluster {cluster!r}; see `aws ecs list-services`"
-        )
+        known = ", ".join(service_names(ecs, cluster)) or "none"
+        raise LookupError(f"no service {service!r} in cluster {cluster!r}; its services: {known}")
     task_definition = ecs.describe_task_definition(taskDefinition=described[0]["taskDefinition"])
     targets = []
     for container in task_definition["taskDefinition"]["containerDefinitions"]:
@@ -70,14 +82,19 @@ def read_logs(ecs: Any, logs: Any, cluster: str, service: str, limit: int) -> li
 
 
 def logs_command(
-    service: str = typer.Argument(..., help="ECS service name"),
-    cluster: str = typer.Option("dagster-ecs", help="ECS cluster"),
-    limit: int = typer.Option(200, help="last N lines"),
+    service: str = typer.Argument(..., help="ECS service name, e.g. webserver, daemon, cl-main."),
+    env: str = typer.Option(
+        "dev", "--env", help="dev: the `make dev` stack; local: its tofu environment; aws: AWS."
+    ),
+    limit: int = typer.Option(200, help="Show the last N lines."),
 ) -> None:
     """Print a service's container logs from CloudWatch Logs (local emulator or AWS)."""
     try:
-        for line in read_logs(boto3.client("ecs"), boto3.client("logs"), cluster, service, limit):
+        target = environments.resolve(env)
+        for line in read_logs(
+            target.client("ecs"), target.client("logs"), target.cluster, service, limit
+        ):
             typer.echo(line)
-    except LookupError as error:
+    except (LookupError, environments.TargetError) as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
+        raise typer.Exit(1) from None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 REGION = "ap-southeast-2"
 LOCAL_BUCKET = "dagster-ecs-local"
@@ -57,23 +59,40 @@ STACK_TAG = "DAGSTER_ECS_STACK"
 in their shells to pick a state dir."""
 
 
+STACK_FILE = "stack.json"
+
+
 class StackSettings(BaseModel):
-    """Everything that locates one local stack: its files under ``state_dir`` and its ports."""
+    """Everything that locates one local stack: its files under ``state_dir`` and its ports.
+
+    A started stack knows itself: ``dev up`` writes ``<state_dir>/stack.json`` (its id, ports
+    and URLs), and every later command takes the stack's endpoints from there, never from the
+    shell's port variables, which only choose the ports of a stack about to start.
+    """
 
     root: Path = Field(default_factory=project_root)
     state_dir: Path
     host: str = "127.0.0.1"
     ports: Ports = Field(default_factory=Ports)
+    stack_id: str | None = None
+    """The id of the started stack these settings came from; None for one not started."""
 
     @classmethod
-    def from_env(cls, root: Path | None = None) -> StackSettings:
+    def from_env(cls, root: Path | None = None, *, fresh: bool = False) -> StackSettings:
+        """The stack of ``$DAGSTER_ECS_STATE_DIR`` (default ``.local/``): the started one as its
+        stack file records it, or (``fresh``, or none started) one with the environment's ports."""
         root = root or project_root()
         state = os.environ.get("DAGSTER_ECS_STATE_DIR")
-        return cls(
-            root=root,
-            state_dir=Path(state).resolve() if state else root / ".local",
-            ports=Ports.from_env(),
-        )
+        state_dir = Path(state).resolve() if state else root / ".local"
+        if not fresh:
+            recorded = _read_stack_file(state_dir / STACK_FILE)
+            if recorded is not None:
+                return cls(root=root, state_dir=state_dir, **recorded)
+        return cls(root=root, state_dir=state_dir, ports=Ports.from_env())
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / STACK_FILE
 
     @property
     def emulator_url(self) -> str:
@@ -98,3 +117,16 @@ class StackSettings(BaseModel):
     @property
     def dagster_home(self) -> Path:
         return self.state_dir / "dagster_home"
+
+
+def _read_stack_file(path: Path) -> dict[str, Any] | None:
+    """host, ports and stack_id of a stack file; None when absent or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return {
+            "host": str(data["host"]),
+            "ports": Ports.model_validate(data["ports"]),
+            "stack_id": str(data["stack_id"]),
+        }
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValidationError):
+        return None

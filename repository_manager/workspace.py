@@ -32,23 +32,36 @@ def cloud_map_client() -> Any:
     return boto3.client("servicediscovery")
 
 
+def _accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def discover_locations(
     client: Any, namespace: str, services: list[str]
 ) -> dict[str, tuple[str, int]]:
-    """{location name: (host, port)} for the first healthy instance of each Cloud Map service."""
+    """{location name: (host, port)}: per Cloud Map service, the first instance that accepts a
+    connection, else the first one listed (during a rollout a service has the old task's
+    instance beside the new one's, and either may be gone or not serving yet)."""
     locations: dict[str, tuple[str, int]] = {}
     for service in services:
         instances = client.discover_instances(NamespaceName=namespace, ServiceName=service)[
             "Instances"
         ]
-        for instance in sorted(instances, key=lambda i: i["InstanceId"]):
-            attributes = instance.get("Attributes", {})
-            if "AWS_INSTANCE_IPV4" in attributes and "AWS_INSTANCE_PORT" in attributes:
-                locations[service] = (
-                    attributes["AWS_INSTANCE_IPV4"],
-                    int(attributes["AWS_INSTANCE_PORT"]),
-                )
-                break
+        addresses = [
+            (i["Attributes"]["AWS_INSTANCE_IPV4"], int(i["Attributes"]["AWS_INSTANCE_PORT"]))
+            for i in sorted(instances, key=lambda i: i["InstanceId"])
+            if {"AWS_INSTANCE_IPV4", "AWS_INSTANCE_PORT"} <= set(i.get("Attributes", {}))
+        ]
+        if len(addresses) > 1:
+            addresses.sort(key=lambda address: not _accepts(*address))
+        if addresses:
+            locations[service] = addresses[0]
     return locations
 
 
@@ -94,21 +107,62 @@ RELOAD_WORKSPACE = """mutation { reloadWorkspace { __typename ... on Workspace {
     locationEntries { name locationOrLoadError { __typename } } } } }"""
 
 
-RELOAD_RETRIES = 30
+RELOAD_LOCATION = """mutation($name: String!) { reloadRepositoryLocation(
+    repositoryLocationName: $name) { __typename ... on WorkspaceLocationEntry {
+    name locationOrLoadError { __typename } } } }"""
+RETRY_MAX_S = 60.0
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    import requests
+
+    response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    return response.json().get("data") or {}
 
 
 def reload_webserver(url: str) -> list[str]:
     """Reloads the webserver's workspace; returns the locations it could not load."""
-    import requests
-
-    response = requests.post(url, json={"query": RELOAD_WORKSPACE}, timeout=30)
-    response.raise_for_status()
-    workspace = (response.json().get("data") or {}).get("reloadWorkspace") or {}
+    workspace = _graphql(url, RELOAD_WORKSPACE).get("reloadWorkspace") or {}
     return [
         entry["name"]
         for entry in workspace.get("locationEntries", [])
         if (entry.get("locationOrLoadError") or {}).get("__typename") == "PythonError"
     ]
+
+
+def reload_location(url: str, name: str) -> bool:
+    """Reloads one location of the webserver; whether it loaded."""
+    entry = _graphql(url, RELOAD_LOCATION, {"name": name}).get("reloadRepositoryLocation") or {}
+    loaded = (entry.get("locationOrLoadError") or {}).get("__typename")
+    return entry.get("__typename") == "WorkspaceLocationEntry" and loaded != "PythonError"
+
+
+class Retries:
+    """Locations the webserver could not load, each retried on its own, with a backoff that
+    doubles from the refresh interval up to a minute; never given up on (a code server that
+    registered before it served, on a loaded machine, may take a while)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.due: dict[str, tuple[float, float]] = {}
+
+    def failed(self, names: list[str], now: float) -> None:
+        self.due = {name: (now + self.interval, self.interval) for name in names}
+
+    def run(self, now: float, reload: Any) -> list[str]:
+        """Retries the locations that are due; returns those that loaded now."""
+        loaded = []
+        for name, (when, wait) in list(self.due.items()):
+            if now < when:
+                continue
+            if reload(name):
+                del self.due[name]
+                loaded.append(name)
+            else:
+                wait = min(wait * 2, RETRY_MAX_S)
+                self.due[name] = (now + wait, wait)
+        return loaded
 
 
 def _read(path: str) -> str:
@@ -129,7 +183,7 @@ def watch(
     """
     client = None
     rendered = _read(output)
-    retries = 0
+    retries = Retries(interval)
     due = time.monotonic() + interval
     while os.getppid() == parent:
         time.sleep(min(1.0, max(0.0, due - time.monotonic())))
@@ -141,15 +195,22 @@ def watch(
             text = workspace_from_cloud_map(client, namespace)
             if text != rendered:
                 write_workspace(text, output)
-                # A new code server may register before it serves: reload again next pass,
-                # for up to RELOAD_RETRIES passes (a location whose code is broken stays so).
+                # A reload that fails (a webserver too busy to answer) leaves `rendered` as it
+                # was, so the next pass reloads again.
                 failed = reload_webserver(reload_url) if reload_url else []
-                retries = retries + 1 if failed else 0
-                rendered = "" if failed and retries <= RELOAD_RETRIES else text
-                if retries <= 1:
-                    print("workspace: code locations moved; reloaded", file=sys.stderr, flush=True)
+                rendered = text
+                retries.failed(failed, time.monotonic())
+                note = f"; not loaded yet: {', '.join(failed)}" if failed else ""
+                _say(f"code locations moved; reloaded{note}")
+            elif reload_url and retries.due:
+                for name in retries.run(time.monotonic(), lambda n: reload_location(reload_url, n)):
+                    _say(f"{name} loaded")
         except Exception as error:
-            print(f"workspace: refresh failed: {error}", file=sys.stderr, flush=True)
+            _say(f"refresh failed: {error}")
+
+
+def _say(message: str) -> None:
+    print(f"workspace: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

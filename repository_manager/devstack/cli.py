@@ -11,14 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
 from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
 from repository_manager.devstack.postgres import PostgresError
 from repository_manager.settings import StackSettings
 
-dev_app = typer.Typer(
-    help="Run the platform locally against the emulated AWS.", no_args_is_help=True
-)
+dev_app = new_app(f"Run the platform locally against the emulated AWS.\n\n{ENVIRONMENT_HELP}")
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -62,7 +61,9 @@ def status() -> None:
     """Show what runs, on which port, and whether it is healthy."""
     table = Table("component", "pid", "port", "state", "detail", "logs")
     for row in stack.status(_settings()):
-        colour = {"healthy": "green", "stopped": "dim"}.get(row.state, "red")
+        colour = {"healthy": "green", "stopped": "dim", "scaled to zero": "yellow"}.get(
+            row.state, "red"
+        )
         table.add_row(
             row.name,
             row.pid,
@@ -79,8 +80,8 @@ def logs(
     component: Annotated[
         str | None,
         typer.Argument(
-            help=f"One of: {', '.join(components.PROCESSES)}, or an ECS service "
-            "(cl-main, webserver, daemon); all when omitted."
+            help=f"One of: {', '.join(components.PROCESSES)} (emulator: with its access "
+            "log), or an ECS service (cl-main, webserver, daemon); all when omitted."
         ),
     ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of history to show.")] = 20,
@@ -88,7 +89,7 @@ def logs(
 ) -> None:
     """Follow the logs of every process and ECS service of the stack, or of one."""
     settings = _settings()
-    sources = stack.log_sources(settings)
+    sources = stack.log_sources(settings, emulator_access=component == components.EMULATOR)
     if component is not None:
         sources = [source for source in sources if source.name == component]
         if not sources:

@@ -46,6 +46,11 @@ def aws_env(settings: StackSettings) -> dict[str, str]:
     }
 
 
+def access_log(settings: StackSettings) -> Path:
+    """The emulator's one line per API call: kept apart from what a person reads."""
+    return settings.logs_dir / f"{EMULATOR}-access.log"
+
+
 def emulator(settings: StackSettings, seed: Path) -> Component:
     """The emulator, which creates the platform's resources of ``seed`` as it boots."""
     return Component(
@@ -60,6 +65,14 @@ def emulator(settings: StackSettings, seed: Path) -> Component:
             str(settings.ports.emulator),
             "--seed",
             str(seed),
+            "--state-dir",
+            str(settings.state_dir / "emulator"),
+            "--stack-id",
+            str(settings.stack_id),
+            "--stack-dir",
+            str(settings.state_dir),
+            "--access-log",
+            str(access_log(settings)),
         ],
         env={**base_env(settings), "PYTHONUNBUFFERED": "1"},
         port=settings.ports.emulator,

@@ -60,6 +60,8 @@ def build_platform_image(settings: StackSettings) -> None:
             "PYTHONUNBUFFERED": "1",
             # Tags every task process of this stack, so `make stop` can prove none is left.
             STACK_TAG: str(settings.state_dir),
+            # Tasks share the host here: a wildcard bind becomes the task's own address.
+            "DAGSTER_ECS_BIND_TASK_ADDRESS": "1",
         },
         "workingDirectory": str(settings.root),
         "entryPoint": [str(settings.root / "docker" / "entrypoint.sh")],
@@ -145,6 +147,7 @@ def local_platform(
         subnets=subnets,
         security_groups={kind: security_groups for kind in (WEBSERVER, DAEMON, CODE_LOCATION)},
         webserver_port=settings.ports.webserver,
+        webserver_host=settings.host,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),
         # Tasks share the host's network here, so a port-bound task must stop before its

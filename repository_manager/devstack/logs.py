@@ -58,36 +58,64 @@ class FileSource:
 
 @dataclass
 class CloudWatchSource:
-    """Every stream of one log group under one prefix (``prefix/container/``)."""
+    """Every stream of one log group under one prefix (``prefix/container/``).
+
+    Asks CloudWatch Logs at most once per ``interval`` and only for events since the newest it
+    has seen, so following a stack costs its emulator a request per service every few seconds.
+    """
 
     name: str
     logs: Any
     group: str
     prefix: str
+    interval: float = 2.0
     seen: set[str] = field(default_factory=set)
+    since: int = 0
+    due: float = 0.0
 
-    def _events(self) -> list[dict[str, Any]]:
+    def _events(self, start: int | None) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {"logGroupName": self.group, "logStreamNamePrefix": self.prefix}
+        if start:
+            request["startTime"] = start
+        events: list[dict[str, Any]] = []
         try:
-            events = self.logs.filter_log_events(
-                logGroupName=self.group, logStreamNamePrefix=self.prefix
-            )["events"]
+            for _ in range(20):
+                page = self.logs.filter_log_events(**request)
+                events += page["events"]
+                if not page.get("nextToken"):
+                    break
+                request["nextToken"] = page["nextToken"]
         except self.logs.exceptions.ResourceNotFoundException:
             return []
         return sorted(events, key=lambda event: (event["timestamp"], event["eventId"]))
 
+    def _remember(self, events: list[dict[str, Any]]) -> None:
+        """``since`` is the newest timestamp seen (``startTime`` is inclusive), ``seen`` the ids
+        of the events at that timestamp: what the next poll must not show again."""
+        if not events:
+            return
+        newest = max(event["timestamp"] for event in events)
+        if newest > self.since:
+            self.since, self.seen = newest, set()
+        self.seen |= {e["eventId"] for e in events if e["timestamp"] == self.since}
+
     def history(self, lines: int) -> list[str]:
-        events = self._events()
-        self.seen = {event["eventId"] for event in events}
+        events = self._events(None)
+        self._remember(events)
+        self.due = time.monotonic() + self.interval
         return [event["message"] for event in events[-lines:]] if lines else []
 
     def poll(self) -> list[str]:
-        fresh = [event for event in self._events() if event["eventId"] not in self.seen]
-        self.seen.update(event["eventId"] for event in fresh)
+        if time.monotonic() < self.due:
+            return []
+        self.due = time.monotonic() + self.interval
+        fresh = [e for e in self._events(self.since) if e["eventId"] not in self.seen]
+        self._remember(fresh)
         return [event["message"] for event in fresh]
 
 
 def follow(
-    sources: list[LogSource], *, lines: int, follow: bool, interval: float = 0.5
+    sources: list[LogSource], *, lines: int, follow: bool, interval: float = 0.25
 ) -> Iterator[tuple[str, str]]:
     """Yields ``(component, line)``: the history of each source, then new lines as they come.
 

@@ -22,7 +22,7 @@ import psutil
 from rich.console import Console
 
 from localstack.seed import SeedSpec
-from repository_manager import deploy
+from repository_manager import deploy, stackfile
 from repository_manager.devstack import components as c
 from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
 from repository_manager.devstack.logs import CloudWatchSource, FileSource, LogSource
@@ -37,6 +37,7 @@ from repository_manager.settings import (
     STACK_TAG,
     StackSettings,
 )
+from repository_manager.stackfile import StackError
 
 START_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 45.0
@@ -54,8 +55,7 @@ PORT_VARIABLES = {
 }
 
 
-class StackError(RuntimeError):
-    """A one-line, actionable reason why the stack could not start."""
+__all__ = ["StackError"]
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,7 @@ class _Starter:
         for name in reversed(self.started):
             processes.stop(self.settings.run_dir, name, stop_signal=_stop_signal(name))
         sweep_strays(self.settings)
+        stackfile.remove(self.settings)
 
 
 def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
@@ -358,17 +359,27 @@ def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
     )
 
 
-def up(settings: StackSettings, console: Console) -> None:
-    """Starts every component and returns once all are healthy; on failure stops what it started."""
+def up(settings: StackSettings, console: Console) -> StackSettings:
+    """Starts every component and returns once all are healthy; on failure stops what it started.
+
+    ``settings`` are the stack as its state folder records it: when that stack runs, nothing
+    starts. Otherwise a new stack starts on the environment's ports. Returns the started stack.
+    """
     running = running_components(settings)
     if running:
-        if len(running) == len(c.PROCESSES) and health.dagster(settings) is None:
+        whole = len(running) == len(c.PROCESSES) and stackfile.is_own(settings)
+        if whole and health.dagster(settings) is None:
             console.print(f"already running: Dagster UI at {settings.webserver_url}")
-            return
+            return settings
         raise StackError(
-            f"the stack is partly running ({', '.join(running)}); run `make stop` first"
+            f"the stack in {settings.state_dir} is partly running ({', '.join(running)}); "
+            "run `make stop` first (it stops only this stack)"
         )
+    settings = StackSettings.from_env(settings.root, fresh=True).model_copy(
+        update={"state_dir": settings.state_dir}
+    )
     check_ports_free(settings)
+    settings = stackfile.new_stack(settings)
     binaries = postgres.find_binaries()
     starter = _Starter(settings, console)
     try:
@@ -407,7 +418,17 @@ def up(settings: StackSettings, console: Console) -> None:
     except BaseException:
         starter.rollback()
         raise
+    stackfile.write(settings, pids=_pids(settings))
     console.print(f"[bold]Dagster UI: {settings.webserver_url}[/bold]")
+    return settings
+
+
+def _pids(settings: StackSettings) -> dict[str, int]:
+    return {
+        name: record.pid
+        for name in c.PROCESSES
+        if (record := processes.read(settings.run_dir, name)) is not None
+    }
 
 
 def redeploy(
@@ -422,8 +443,12 @@ def redeploy(
 
     Without ``image`` the services keep the image they run.
     """
-    if c.ECS_RUNTIME not in running_components(settings) or health.emulator(settings):
-        raise StackError("the local stack is not running; start it with `make dev`")
+    stackfile.require_own(settings)
+    if c.ECS_RUNTIME not in running_components(settings):
+        raise StackError(
+            f"the ECS runtime of the stack in {settings.state_dir} is not running; "
+            "restart the stack with `make stop` and `make dev`"
+        )
     starter = _Starter(settings, console)
     starter.password = _password(settings)
     ecs = local_platform.emulator_client(settings, "ecs")
@@ -440,9 +465,10 @@ def redeploy(
 def drain_services(settings: StackSettings, console: Console) -> int:
     """Deletes every service and stops every task through the ECS API; waits for the processes.
 
-    Returns how many tasks were stopped. Does nothing when the emulator is not answering.
+    Returns how many tasks were stopped. Does nothing unless the emulator answering on the
+    stack's endpoint is this stack's own.
     """
-    if health.emulator(settings) is not None:
+    if not stackfile.is_own(settings):
         return 0
     ecs = local_platform.emulator_client(settings, "ecs")
     try:
@@ -493,6 +519,9 @@ def sweep_strays(settings: StackSettings) -> int:
 
 
 def stop(settings: StackSettings, console: Console) -> list[str]:
+    """Stops this stack's services and processes; another stack's emulator is never touched."""
+    if (foreign := stackfile.foreign_emulator(settings)) is not None:
+        console.print(f"  {foreign.removesuffix('; refusing to act on it')}: not draining it")
     drain_services(settings, console)
     stopped = []
     for name in reversed(c.PROCESSES):
@@ -501,8 +530,9 @@ def stop(settings: StackSettings, console: Console) -> list[str]:
             console.print(f"  stopped {name}")
     if strays := sweep_strays(settings):
         console.print(f"  killed {strays} stray process(es)")
+    stackfile.remove(settings)
     if not stopped:
-        console.print("nothing was running")
+        console.print(f"nothing was running in {settings.state_dir}")
     return stopped
 
 
@@ -521,7 +551,7 @@ def status(settings: StackSettings) -> list[ComponentStatus]:
             reason = health.check(name, settings, password)
             state = "healthy" if reason is None else "unhealthy"
             result.append(ComponentStatus(name, str(record.pid), port, state, reason or "", path))
-    if health.emulator(settings) is None:
+    if stackfile.is_own(settings):
         result += _service_statuses(settings)
     return result
 
@@ -542,23 +572,32 @@ def _service_statuses(settings: StackSettings) -> list[ComponentStatus]:
         port = _port_of(settings, "webserver" if name == "webserver" else "code location")
         stable = deploy.is_stable(service)
         healthy = stable and (dagster is None or name not in ("webserver", "daemon"))
+        if service["desiredCount"] == 0:
+            state, detail = "scaled to zero", f"{tasks}; desired count 0"
+        elif healthy:
+            state, detail = "healthy", tasks
+        else:
+            state, detail = "unhealthy", f"{tasks}; {dagster or 'rolling out'}"
         rows.append(
             ComponentStatus(
                 name=f"service {name}",
                 pid="-",
                 port=None if name == "daemon" else port,
-                state="healthy" if healthy else "unhealthy",
-                detail=tasks if healthy else f"{tasks}; {dagster or 'rolling out'}",
+                state=state,
+                detail=detail,
                 log=f"dagster-ecs logs {name}",
             )
         )
     return rows
 
 
-def log_sources(settings: StackSettings) -> list[LogSource]:
-    """The processes' log files, and each running ECS service's CloudWatch Logs streams."""
+def log_sources(settings: StackSettings, *, emulator_access: bool = False) -> list[LogSource]:
+    """The processes' log files, and each running ECS service's CloudWatch Logs streams; with
+    ``emulator_access``, the emulator's access log too (one line per API call)."""
     sources: list[LogSource] = [FileSource(name, log_path(settings, name)) for name in c.PROCESSES]
-    if health.emulator(settings) is not None:
+    if emulator_access:
+        sources.append(FileSource(c.EMULATOR, c.access_log(settings)))
+    if not stackfile.is_own(settings):
         return sources
     ecs = local_platform.emulator_client(settings, "ecs")
     logs = local_platform.emulator_client(settings, "logs")

@@ -6,15 +6,19 @@ from typing import Annotated
 
 import typer
 
-from repository_manager.infra import InfraError
+from repository_manager.cli_support import new_app
+from repository_manager.infra import InfraError, progress
 from repository_manager.infra.runner import InfraRunner
 
-infra_app = typer.Typer(
-    help="OpenTofu/Terraform for the emulator (local) or AWS (aws).", no_args_is_help=True
-)
+infra_app = new_app("OpenTofu/Terraform for the emulator (local) or AWS (aws).")
 
 EnvOption = Annotated[
-    str, typer.Option("--env", help="local (the emulator) or aws (ap-southeast-2).")
+    str | None,
+    typer.Option(
+        "--env",
+        help="local (the tofu environment in the `make dev` stack's emulator) or aws "
+        "(ap-southeast-2). Required: infrastructure commands never guess.",
+    ),
 ]
 ApproveOption = Annotated[
     bool, typer.Option("--auto-approve", help="Apply/destroy on aws without asking.")
@@ -28,9 +32,27 @@ EmulatorOption = Annotated[
 ]
 
 
-def _runner(env: str, binary: str | None, emulator_url: str | None) -> InfraRunner:
-
+def _runner(env: str | None, binary: str | None, emulator_url: str | None) -> InfraRunner:
+    if env is None:
+        raise InfraError(
+            "say which environment: ENV=local (the tofu environment in the `make dev` stack's "
+            "emulator) or ENV=aws, e.g. `make infra-plan ENV=local`"
+        )
     return InfraRunner(env, binary=binary, emulator_url=emulator_url)
+
+
+def summary(runner: InfraRunner, verb: str, output: str) -> str:
+    """Three lines: what changed, where the UI is, what to run next."""
+    counts = progress.counts(output) or "done"
+    if runner.env == "local":
+        ui = f"http://127.0.0.1:{runner.local_ports()['webserver_port']}"
+        nxt = "make deploy ENV=local (roll new revisions), make logs SERVICE=webserver ENV=local"
+    else:
+        stack = runner.outputs().get("stack") or {}
+        dns = stack.get("alb_dns_name") if isinstance(stack, dict) else None
+        ui = f"http://{dns}" if dns else "see `tofu output` (no load balancer)"
+        nxt = "make deploy ENV=aws (roll new revisions), make logs SERVICE=webserver ENV=aws"
+    return f"{verb} ({runner.env}): {counts}\nDagster UI: {ui}\nnext: {nxt}"
 
 
 def _fail(error: InfraError) -> None:
@@ -40,7 +62,7 @@ def _fail(error: InfraError) -> None:
 
 @infra_app.command()
 def init(
-    env: EnvOption = "local", binary: BinaryOption = None, emulator_url: EmulatorOption = None
+    env: EnvOption = None, binary: BinaryOption = None, emulator_url: EmulatorOption = None
 ) -> None:
     """Initialise the environment (providers from the filesystem mirror only)."""
     try:
@@ -51,39 +73,46 @@ def init(
 
 @infra_app.command()
 def plan(
-    env: EnvOption = "local", binary: BinaryOption = None, emulator_url: EmulatorOption = None
+    env: EnvOption = None, binary: BinaryOption = None, emulator_url: EmulatorOption = None
 ) -> None:
     """Show what apply would change."""
     try:
-        _runner(env, binary, emulator_url).plan()
+        runner = _runner(env, binary, emulator_url)
+        result = runner.plan()
+        changes = "no changes" if result.returncode == 0 else progress.counts(result.output)
+        typer.echo(f"plan ({runner.env}): {changes}; full output in {runner.last_log}")
     except InfraError as error:
         _fail(error)
 
 
 @infra_app.command()
 def apply(
-    env: EnvOption = "local",
+    env: EnvOption = None,
     auto_approve: ApproveOption = False,
     binary: BinaryOption = None,
     emulator_url: EmulatorOption = None,
 ) -> None:
     """Create or update the infrastructure (local: without asking)."""
     try:
-        _runner(env, binary, emulator_url).apply(auto_approve=auto_approve)
+        runner = _runner(env, binary, emulator_url)
+        result = runner.apply(auto_approve=auto_approve)
+        typer.echo(summary(runner, "applied", result.output))
     except InfraError as error:
         _fail(error)
 
 
 @infra_app.command()
 def destroy(
-    env: EnvOption = "local",
+    env: EnvOption = None,
     auto_approve: ApproveOption = False,
     binary: BinaryOption = None,
     emulator_url: EmulatorOption = None,
 ) -> None:
     """Delete the infrastructure (local: without asking)."""
     try:
-        _runner(env, binary, emulator_url).destroy(auto_approve=auto_approve)
+        runner = _runner(env, binary, emulator_url)
+        result = runner.destroy(auto_approve=auto_approve)
+        typer.echo(f"destroyed ({runner.env}): {progress.counts(result.output) or 'done'}")
     except InfraError as error:
         _fail(error)
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from repository_manager.infra import InfraError
+from repository_manager import stackfile
+from repository_manager.infra import InfraError, progress
 from repository_manager.infra.binary import find_binary
 from repository_manager.infra.emulator import client
 from repository_manager.infra.mirror import find_mirror, write_cli_config
@@ -34,7 +35,10 @@ from repository_manager.settings import StackSettings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_ROOT = REPO_ROOT / "infrastructure"
 ENVIRONMENTS = ("local", "aws")
-DEFAULT_EMULATOR_URL = "http://127.0.0.1:4566"
+TF_PORT_OFFSET = 100
+"""The tofu environment's webserver and gRPC ports: the stack's own plus this, unless
+``DAGSTER_ECS_TF_WEBSERVER_PORT``/``DAGSTER_ECS_TF_CODE_SERVER_PORT`` say otherwise. Its tasks
+run beside the stack's on one host."""
 LOCAL_BUCKET = "dagster-ecs-tf-local"  # infrastructure/envs/local: beside the dev stack
 STATE_BUCKET_ENV = "DAGSTER_ECS_STATE_BUCKET"
 VARS_FILE = "dagster_ecs.auto.tfvars.json"
@@ -97,13 +101,40 @@ class InfraRunner:
         self.work_dir = (work_dir or default_work_dir(env)).resolve()
         self.infra_root = infra_root
         self.binary = find_binary(binary)
-        self.emulator_url = emulator_url or os.environ.get(
-            "DAGSTER_ECS_EMULATOR_URL", DEFAULT_EMULATOR_URL
-        )
+        self._emulator_url = emulator_url
         self.variables = dict(variables or {})
         self.stream = stream
         self.autoscaling_note: str | None = None
+        self.last_log: Path | None = None
         self._autoscaling_supported: bool | None = None
+
+    @property
+    def emulator_url(self) -> str:
+        """The endpoint of the local environment: the one given, else the running stack's own."""
+        if self._emulator_url is None:
+            settings = StackSettings.from_env(REPO_ROOT)
+            try:
+                stackfile.require_own(settings)
+            except stackfile.StackError as error:
+                raise InfraError(f"{error} (the local environment lives in its emulator)") from None
+            self._emulator_url = settings.emulator_url
+        return self._emulator_url
+
+    @property
+    def workspace_file(self) -> Path:
+        return self.work_dir / "workspace.yaml"
+
+    def local_ports(self) -> dict[str, int]:
+        """The local environment's webserver and gRPC ports, derived from the stack's."""
+        ports = StackSettings.from_env(REPO_ROOT).ports
+        return {
+            "webserver_port": _env_port(
+                "DAGSTER_ECS_TF_WEBSERVER_PORT", ports.webserver + TF_PORT_OFFSET
+            ),
+            "grpc_port": _env_port(
+                "DAGSTER_ECS_TF_CODE_SERVER_PORT", ports.code_server + TF_PORT_OFFSET
+            ),
+        }
 
     @property
     def env_dir(self) -> Path:
@@ -140,6 +171,8 @@ class InfraRunner:
         if self.env == "local":
             self._check_emulator()
             values["emulator_url"] = self.emulator_url
+            values["workspace_file"] = str(self.workspace_file)
+            values.update(self.local_ports())
             if "autoscaling_enabled" not in self.variables:
                 values["autoscaling_enabled"] = self._emulator_has_autoscaling_tags()
         if "code_locations" not in self.variables:
@@ -156,6 +189,15 @@ class InfraRunner:
                 f"the emulator at {self.emulator_url} is not answering ({error}); start it with "
                 "`make dev`, or pass --emulator-url"
             ) from None
+
+    def _check_credentials(self) -> None:
+        """AWS: one line naming what to set, before tofu prints its own errors."""
+        from repository_manager.environments import Environment, TargetError, check_credentials
+
+        try:
+            check_credentials(Environment("aws", "", None))
+        except TargetError as error:
+            raise InfraError(str(error)) from None
 
     def _emulator_has_autoscaling_tags(self) -> bool:
         from repository_manager.infra.emulator import autoscaling_tags_supported
@@ -189,8 +231,15 @@ class InfraRunner:
             ) from None
 
     def _run(
-        self, args: list[str], *, allowed: tuple[int, ...] = (0,), interactive: bool = False
+        self,
+        args: list[str],
+        *,
+        allowed: tuple[int, ...] = (0,),
+        interactive: bool = False,
+        quiet: bool = False,
     ) -> RunResult:
+        """Runs the binary; with ``stream`` (and not ``quiet``) shows the lines that matter and
+        keeps the whole output in a log file under ``work_dir/logs/``."""
         command = [self.binary, f"-chdir={self.env_dir}", *args]
         started = time.monotonic()
         env = self.environment()
@@ -199,20 +248,28 @@ class InfraRunner:
             result = RunResult(args[0], completed.returncode, "", time.monotonic() - started)
         else:
             lines: list[str] = []
-            with subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            ) as proc:
+            show = self.stream and not quiet
+            log = progress.log_file(self.work_dir, args[0], time.strftime("%Y%m%d-%H%M%S"))
+            self.last_log = log
+            if show:
+                print(f"{Path(self.binary).name} {args[0]} ({self.env}): full output in {log}")
+            with (
+                open(log, "w") as sink,
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                ) as proc,
+            ):
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     lines.append(line)
-                    if self.stream:
-                        sys.stdout.write(line)
-                        sys.stdout.flush()
+                    sink.write(line)
+                    if show and (shown := progress.visible(line)) is not None:
+                        print(shown, flush=True)
             output = "".join(lines)
             result = RunResult(
                 args[0],
@@ -222,15 +279,15 @@ class InfraRunner:
                 resource_durations(output),
             )
         if result.returncode not in allowed:
+            where = f" (full output: {self.last_log})" if self.last_log else ""
             raise InfraError(
                 f"{Path(self.binary).name} {args[0]} ({self.env}) failed with exit code "
-                f"{result.returncode}: {_first_error(result.output)}"
+                f"{result.returncode}: {_first_error(result.output)}{where}"
             )
         return result
 
     def init(self) -> RunResult:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.sync_config()
+        """Initialises the environment; a first init that fails leaves no work dir behind."""
         args = ["init", "-input=false", "-no-color"]
         if self.env == "local":
             args.append(f"-backend-config=path={self.state_path}")
@@ -241,10 +298,24 @@ class InfraRunner:
                     f"set {STATE_BUCKET_ENV} to the S3 bucket that holds the state "
                     "(created once: see docs/infrastructure.md)"
                 )
+            self._check_credentials()
             args.append(f"-backend-config=bucket={bucket}")
-        return self._run(args)
+        first = not self.work_dir.exists()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.sync_config()
+            return self._run(args, quiet=True)
+        except BaseException:
+            if first:
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            raise
 
     def _prepare(self) -> None:
+        """Checks the environment answers before anything is written."""
+        if self.env == "aws":
+            self._check_credentials()
+        else:
+            self._check_emulator()
         if not (self.work_dir / "data").is_dir():
             self.init()
         else:
@@ -273,6 +344,8 @@ class InfraRunner:
         if self.env == "local" and applied.get("bucket_name"):
             empty_bucket(client("s3", endpoint), str(applied["bucket_name"]))
         result = self._change("destroy", auto_approve)
+        if self.env == "local":
+            self.workspace_file.unlink(missing_ok=True)
         deploy = applied.get("deploy")
         if isinstance(deploy, dict):
             from repository_manager.deploy import deregister_revisions, families
@@ -298,7 +371,7 @@ class InfraRunner:
         return self._run([verb], interactive=True)
 
     def outputs(self) -> dict[str, Any]:
-        result = self._run(["output", "-json", "-no-color"])
+        result = self._run(["output", "-json", "-no-color"], quiet=True)
         values: dict[str, Any] = {k: v["value"] for k, v in json.loads(result.output).items()}
         return values
 
@@ -306,8 +379,8 @@ class InfraRunner:
         """``init -backend=false`` + ``validate``: no state, no credentials, no emulator."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.sync_config()
-        self._run(["init", "-backend=false", "-input=false", "-no-color"])
-        return self._run(["validate", "-no-color"])
+        self._run(["init", "-backend=false", "-input=false", "-no-color"], quiet=True)
+        return self._run(["validate", "-no-color"], quiet=True)
 
     def fmt_check(self) -> RunResult:
         """``fmt -check -recursive`` on the source tree (not the copy)."""
@@ -327,7 +400,7 @@ class InfraRunner:
 
     def graph(self) -> str:
         self._prepare()
-        return self._run(["graph"]).output
+        return self._run(["graph"], quiet=True).output
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:
@@ -351,3 +424,12 @@ def _first_error(output: str) -> str:
             return cleaned
     tail = [line for line in output.splitlines() if line.strip()]
     return tail[-1].strip() if tail else "no output"
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise InfraError(f"{name}={raw!r} is not a port number; set it to an integer")
+    return int(raw)

@@ -363,7 +363,7 @@ def test_deploy_without_a_stack_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: the local stack is not running; start it with `make dev`"
+        f"error: the local stack of {tmp_path / 'state'} is not running; start it with `make dev`"
     )
 
 

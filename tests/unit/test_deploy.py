@@ -138,6 +138,7 @@ def _tofu_deploy_output() -> dict[str, object]:
         "cpu": 256,
         "memory": 512,
         "webserver_port": 3000,
+        "webserver_host": "0.0.0.0",
         "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
     }
 

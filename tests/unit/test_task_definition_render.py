@@ -38,6 +38,7 @@ SAMPLE = {
     "db_port": "5432",
     "grpc_port": "4000",
     "webserver_port": "3000",
+    "webserver_host": "0.0.0.0",
     "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
 }
 

@@ -62,6 +62,7 @@ module "stack" {
   create_s3_user      = var.create_s3_user
   autoscaling_enabled = var.autoscaling_enabled
   webserver_port      = var.webserver_port
+  webserver_host      = "127.0.0.1"
   grpc_port           = var.grpc_port
   workspace_file      = var.workspace_file
   disposable          = true

@@ -58,10 +58,10 @@ variable "webserver_port" {
   default = 3100
 }
 
-# Tasks share the host's filesystem locally: not the image's /opt/dagster path.
+# Tasks share the host's filesystem locally: not the image's /opt/dagster path. The infra CLI
+# sets it inside the stack's state folder (.local/infra/local/), which destroy removes.
 variable "workspace_file" {
-  type    = string
-  default = "/tmp/dagster-ecs-tf/workspace.yaml"
+  type = string
 }
 
 variable "grpc_port" {

@@ -69,6 +69,7 @@ locals {
     db_host            = var.db_host
     db_port            = tostring(var.db_port)
     webserver_port     = tostring(var.webserver_port)
+    webserver_host     = var.webserver_host
     workspace_file     = var.workspace_file
     db_name            = var.db_name
     db_user            = var.db_user

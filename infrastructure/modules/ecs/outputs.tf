@@ -42,6 +42,7 @@ output "deploy" {
     cpu                = var.cpu
     memory             = var.memory
     webserver_port     = var.webserver_port
+    webserver_host     = var.webserver_host
     workspace_file     = var.workspace_file
   }
 }

@@ -125,6 +125,12 @@ variable "webserver_port" {
   default = 3000
 }
 
+variable "webserver_host" {
+  description = "The address the webserver binds inside its task: 0.0.0.0 on Fargate (the task's own ENI); 127.0.0.1 where tasks share a host."
+  type        = string
+  default     = "0.0.0.0"
+}
+
 variable "workspace_file" {
   description = "Where the container entrypoint renders the Cloud Map workspace."
   type        = string

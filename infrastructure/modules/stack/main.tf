@@ -72,6 +72,7 @@ module "ecs" {
   force_delete_images  = var.disposable
   deletion_protection  = !var.disposable
   webserver_port       = var.webserver_port
+  webserver_host       = var.webserver_host
   workspace_file       = var.workspace_file
 }
 

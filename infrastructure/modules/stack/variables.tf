@@ -74,6 +74,12 @@ variable "grpc_port" {
   default     = 4000
 }
 
+variable "webserver_host" {
+  description = "The address the webserver binds inside its task (0.0.0.0 on Fargate)."
+  type        = string
+  default     = "0.0.0.0"
+}
+
 variable "workspace_file" {
   description = "Where the webserver and daemon entrypoint renders the Cloud Map workspace."
   type        = string

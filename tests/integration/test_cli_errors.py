@@ -1,0 +1,75 @@
+"""Every verb's failure cases: one line on stderr that says what to do, a non-zero exit, and
+nothing created. No stack runs here (the two-stack tests cover a running one)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stack_fixtures import CLI, make_stack
+
+pytestmark = pytest.mark.integration
+
+NO_CREDENTIALS = {
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "DAGSTER_ECS_STATE_BUCKET": "some-state-bucket",
+}
+
+
+def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
+    not_running = f"error: the local stack of {state} is not running; start it with `make dev`"
+    return [
+        (("deploy",), 1, not_running),
+        (("logs", "webserver"), 1, not_running),
+        (("logs", "webserver", "--env", "local"), 1, not_running),
+        (
+            ("logs", "webserver", "--env", "aws"),
+            1,
+            "error: no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, for the account the stack lives in",
+        ),
+        (("logs", "webserver", "--env", "prod"), 1, "error: unknown environment 'prod': use one"),
+        (("deploy", "--env", "nope"), 1, "error: unknown --env 'nope': use one of dev, local, aws"),
+        (
+            ("deploy", "--env", "aws"),
+            1,
+            "error: environment aws is not initialised; run `make infra-init ENV=aws`",
+        ),
+        (("infra", "plan"), 1, "error: say which environment: ENV=local"),
+        (("infra", "plan", "--env", "local"), 1, not_running.removesuffix("`make dev`")),
+        (("infra", "plan", "--env", "aws"), 1, "error: no AWS credentials: set AWS_PROFILE"),
+        (("infra", "apply", "--env", "aws"), 1, "error: no AWS credentials: set AWS_PROFILE"),
+        (("dev", "start"), 2, "error: no such command 'start'; did you mean 'up'?"),
+        (("dev", "logs", "nope", "--no-follow"), 2, "error: unknown component 'nope'"),
+        (("deploy", "--imag", "x"), 2, "error: no such option: --imag"),
+    ]
+
+
+def test_every_failure_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    idle = make_stack(state, **NO_CREDENTIALS)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        idle.env.pop(key, None)
+    for args, code, expected in _cases(state):
+        result = subprocess.run(
+            [CLI, *args], env=idle.env, capture_output=True, text=True, timeout=120
+        )
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == code, (args, result.stdout, result.stderr)
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith(expected), (args, lines[0])
+        assert "Traceback" not in result.stdout
+    assert not (state / "infra").exists(), "a failed infra command left its work dir behind"
+    assert not (state / "stack.json").exists()
+
+
+def test_status_of_a_stack_never_started_says_stopped(tmp_path: Path) -> None:
+    idle = make_stack(tmp_path / "state")
+    result = idle.cli("status")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "emulator" in line]
+    assert rows and "stopped" in rows[0]
