@@ -17,7 +17,8 @@ INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(fi
 
 .DEFAULT_GOAL := help
 .PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
-	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint
+	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
+	add-repo dev-add-repo remove-repo list-repos repo-logs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +65,29 @@ infra-apply: $(INSTALLED) ## tofu apply: make infra-apply ENV=local|aws (aws ask
 
 infra-destroy: $(INSTALLED) ## tofu destroy: make infra-destroy ENV=local|aws (aws asks unless AUTO_APPROVE=1)
 	$(DAGSTER_ECS) infra destroy $(INFRA_FLAGS)
+
+REPO_URL ?=
+REPO_NAME ?=
+BRANCH ?= main
+PYTHON_FILE ?=
+MODULE ?=
+PURGE ?=
+REPO_FLAGS = --env $(or $(ENV),dev)
+
+add-repo: $(INSTALLED) ## Add a Git repository as a code location: make add-repo REPO_URL=… REPO_NAME=… [BRANCH=main] [PYTHON_FILE=…|MODULE=…]
+	$(DAGSTER_ECS) repo add --url "$(REPO_URL)" --name "$(REPO_NAME)" --branch "$(BRANCH)" \
+	  $(if $(PYTHON_FILE),--python-file "$(PYTHON_FILE)") $(if $(MODULE),--module "$(MODULE)") $(REPO_FLAGS)
+
+dev-add-repo: add-repo ## add-repo against the dev stack (the production design's name)
+
+remove-repo: $(INSTALLED) ## Remove a repository and all its resources: make remove-repo REPO_NAME=… [PURGE=1]
+	$(DAGSTER_ECS) repo remove "$(REPO_NAME)" $(if $(filter 1 true yes,$(PURGE)),--purge) $(REPO_FLAGS)
+
+list-repos: $(INSTALLED) ## Registered repositories: URL, branch, commit, status, image, S3 prefix, UI link
+	$(DAGSTER_ECS) repo list $(REPO_FLAGS)
+
+repo-logs: $(INSTALLED) ## A repository's code server logs: make repo-logs REPO_NAME=…
+	$(DAGSTER_ECS) repo logs "$(REPO_NAME)" $(REPO_FLAGS)
 
 cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
 	$(DAGSTER_ECS) cost

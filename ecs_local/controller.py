@@ -34,7 +34,7 @@ from ecs_local.environment import (
 )
 from ecs_local.health import HealthCheck
 from ecs_local.hook_client import HookClient, HookError
-from ecs_local.images import ImageStore
+from ecs_local.images import ImageStore, pull_from_ecr
 from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
 from ecs_local.scheduler import CircuitBreaker, TaskView, plan_service
 
@@ -500,7 +500,10 @@ class Controller:
         specs: dict[str, ContainerSpec] = {}
         region = task.snapshot["region"]
         for definition in td["containerDefinitions"]:
-            image = self.images.resolve(definition["image"])
+            image = self.images.resolve(
+                definition["image"],
+                pull=lambda ref: pull_from_ecr(self.client("ecr", region, role), ref),
+            )
             if image is None:
                 raise LookupError(self.images.pull_error(definition["image"]))
             target = awslogs.target_for(definition, task.id, region)

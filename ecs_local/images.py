@@ -13,6 +13,11 @@ Python installation) plus optional defaults. The store is a JSON file (``--image
 ``pattern`` is a shell glob matched against the full image reference; the first match wins.
 Built-in entries follow the file's: the platform image (``dagster-ecs:*`` and its ECR form)
 is the project's own virtualenv, ``python:*`` is the host Python.
+
+Between the two, an ECR reference (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`` or
+``…@sha256:…``) is pulled from the emulated ECR with the task's execution role, as ECS does:
+``BatchGetImage`` returns the image manifest, and a locally built image's manifest names its
+tree in annotations (:data:`ROOT_ANNOTATION` and the others below).
 """
 
 from __future__ import annotations
@@ -20,10 +25,22 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+ROOT_ANNOTATION = "dev.dagster-ecs.local.root"
+WORKDIR_ANNOTATION = "dev.dagster-ecs.local.working-directory"
+ENV_ANNOTATION = "dev.dagster-ecs.local.env"
+ENTRYPOINT_ANNOTATION = "dev.dagster-ecs.local.entrypoint"
+ECR_REFERENCE = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*?)(?::(?P<tag>[A-Za-z0-9_.-]+))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -69,10 +86,50 @@ def _image(entry: dict[str, Any], source: Path) -> Image:
     )
 
 
+def image_from_manifest(reference: str, manifest: str) -> Image | None:
+    """The local tree a pulled manifest names, or None for an image built elsewhere."""
+    try:
+        annotations = json.loads(manifest).get("annotations") or {}
+        if ROOT_ANNOTATION not in annotations:
+            return None
+        return Image(
+            pattern=reference,
+            root=Path(annotations[ROOT_ANNOTATION]),
+            env=dict(json.loads(annotations.get(ENV_ANNOTATION) or "{}")),
+            working_directory=annotations.get(WORKDIR_ANNOTATION),
+            entry_point=list(json.loads(annotations.get(ENTRYPOINT_ANNOTATION) or "[]")),
+        )
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def pull_from_ecr(ecr: Any, reference: str) -> Image | None:
+    """``BatchGetImage`` of an ECR reference; None when it is no ECR image of the emulator."""
+    match = ECR_REFERENCE.match(reference)
+    if match is None:
+        return None
+    image_id = (
+        {"imageDigest": match["digest"]}
+        if match["digest"]
+        else {"imageTag": match["tag"] or "latest"}
+    )
+    try:
+        found = ecr.batch_get_image(repositoryName=match["repository"], imageIds=[image_id])
+    except Exception:
+        return None
+    images = found.get("images") or []
+    if not images:
+        return None
+    return image_from_manifest(reference, images[0].get("imageManifest", ""))
+
+
 class ImageStore:
-    def __init__(self, images: list[Image], source: Path | None = None) -> None:
+    def __init__(
+        self, images: list[Image], source: Path | None = None, builtins: int | None = None
+    ) -> None:
         self.images = images
         self.source = source
+        self.builtins = len(images) - len(builtin_images()) if builtins is None else builtins
 
     @classmethod
     def load(cls, path: Path | None, state_dir: Path) -> ImageStore:
@@ -90,8 +147,13 @@ class ImageStore:
                 raise FileNotFoundError(f"image store {candidate} does not exist")
         return cls(builtin_images(), None)
 
-    def resolve(self, reference: str) -> Image | None:
-        for image in self.images:
+    def resolve(
+        self, reference: str, pull: Callable[[str], Image | None] | None = None
+    ) -> Image | None:
+        """The store's entries first, then ``pull`` (the registry), then the built-in images."""
+        for index, image in enumerate(self.images):
+            if index == self.builtins and pull is not None and (pulled := pull(reference)):
+                return pulled if pulled.bin_dir.is_dir() else None
             if fnmatch.fnmatchcase(reference, image.pattern):
                 return image if image.bin_dir.is_dir() else None
         return None

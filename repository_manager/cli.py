@@ -7,6 +7,7 @@ from repository_manager.deploy_cli import deploy
 from repository_manager.devstack.cli import dev_app
 from repository_manager.infra.cli import cost, infra_app
 from repository_manager.logs import logs_command
+from repository_manager.repos.cli import repo_app
 
 app = new_app(
     f"Dagster on AWS ECS Fargate, and its local emulation.\n\n{ENVIRONMENT_HELP}",
@@ -17,4 +18,5 @@ app.add_typer(dev_app, name="dev")
 app.command("deploy")(deploy)
 app.command("logs")(logs_command)
 app.add_typer(infra_app, name="infra")
+app.add_typer(repo_app, name="repo")
 app.command("cost")(cost)

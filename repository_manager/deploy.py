@@ -9,6 +9,7 @@ laptop and AWS is only the endpoint, the credentials and the :class:`Platform` v
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ WEBSERVER = "webserver"
 DAEMON = "daemon"
 CODE_LOCATION = "code_location"
 DEFAULT_MODULE = "dagster_code.definitions"
+CONTAINER_CONTEXT = "DAGSTER_CONTAINER_CONTEXT"
 
 
 class DeployError(RuntimeError):
@@ -34,6 +36,11 @@ class CodeLocation:
     image: str | None = None
     module_name: str = DEFAULT_MODULE
     dags_dir: str | None = None
+    definitions: str = f"module:{DEFAULT_MODULE}"
+    """An external repository's own definitions (``module:…`` or ``file:…``), which
+    ``dagster_code.repository`` loads; the platform's ``main`` loads its DAG package instead."""
+    environment: tuple[tuple[str, str], ...] = ()
+    """The repository's own variables (config.yml ``environment``), after the platform's."""
     cpu: int | None = None
     memory: int | None = None
     grpc_port: int | None = None
@@ -63,6 +70,8 @@ class Platform:
     """Per kind of service: ``webserver``, ``daemon``, ``code_location``."""
     webserver_port: int = 3000
     webserver_host: str = "0.0.0.0"
+    workspace_refresh_seconds: int = 10
+    """How often the webserver and daemon re-read Cloud Map (DiscoverInstances costs on AWS)."""
     """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
     the host's loopback where tasks share one host."""
     grpc_port: int = 4000
@@ -84,6 +93,7 @@ class ServiceSpec:
     security_groups: list[str]
     cloud_map_name: str | None = None
     desired_count: int = 1
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -115,6 +125,7 @@ def _common(platform: Platform) -> dict[str, str]:
         "workspace_file": platform.workspace_file,
         "webserver_port": str(platform.webserver_port),
         "webserver_host": platform.webserver_host,
+        "workspace_refresh_seconds": str(platform.workspace_refresh_seconds),
         "grpc_port": str(platform.grpc_port),
     }
 
@@ -137,10 +148,12 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
                 "module_name": location.module_name,
                 "repo_name": name,
                 "dags_dir": location.dags_dir or f"dags/{name}",
+                "repo_definitions": location.definitions,
                 "log_group": log_group(platform, f"code-locations/{name}"),
             },
             security_groups=platform.security_groups[CODE_LOCATION],
             cloud_map_name=name,
+            environment=location.environment,
         )
         for name, location in sorted(platform.code_locations.items())
     ]
@@ -162,6 +175,23 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
             )
         )
     return specs
+
+
+def rendered_definition(spec: ServiceSpec) -> dict[str, Any]:
+    """The spec's template rendered, with its own variables after the platform's (tofu's
+    code_location module appends them the same way)."""
+    definition = render_task_definition(spec.template, spec.variables)
+    if spec.environment:
+        container = definition["containerDefinitions"][0]
+        extra = [{"name": name, "value": value} for name, value in spec.environment]
+        for entry in container.get("environment", []):
+            if entry["name"] == CONTAINER_CONTEXT:
+                # Each run task gets the variables too (EcsRunLauncher's container context).
+                context = json.loads(entry["value"])
+                context["ecs"]["env_vars"] += [f"{e['name']}={e['value']}" for e in extra]
+                entry["value"] = json.dumps(context)
+        container["environment"] = [*container.get("environment", []), *extra]
+    return definition
 
 
 def _covers(existing: Any, wanted: Any) -> bool:
@@ -405,7 +435,7 @@ def deploy(
         if index == 1:
             before_dependents()
         for spec in group:
-            definition = render_task_definition(spec.template, spec.variables)
+            definition = rendered_definition(spec)
             arn, registered = register_if_changed(ecs, definition)
             registry = (
                 ensure_cloud_map_service(cloudmap, platform.namespace, spec.cloud_map_name)

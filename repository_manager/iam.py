@@ -94,18 +94,42 @@ def daemon_policy(bucket: str, cluster_arn: str, passable_role_arns: list[str]) 
     )
 
 
-def code_location_policy(bucket: str, repo: str) -> dict[str, Any]:
-    """Everything under ``repos/{repo}/`` of the bucket, nothing else."""
+def code_location_policy(
+    bucket: str, repo: str, read_from: list[str] | tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Read, write and delete under ``repos/{repo}/``; read ``repos/shared/`` and the assets of
+    the repositories named in ``read_from``; list only those prefixes. Nothing else: not even
+    its own registry entry (``repos/{repo}/config.yml``), which only the control plane writes."""
+    readable = [f"repos/{name}/assets/" for name in read_from]
+    listable = [f"repos/{repo}/*", "repos/shared/*", *(f"{prefix}*" for prefix in readable)]
+    read_only = [
+        f"arn:aws:s3:::{bucket}/repos/shared/*",
+        *(f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in readable),
+    ]
     return _policy(
         {
+            "Sid": "ListOwnPrefixes",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": f"arn:aws:s3:::{bucket}",
-            "Condition": {"StringLike": {"s3:prefix": [f"repos/{repo}/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": listable}},
         },
         {
+            "Sid": "ReadWriteOwnPrefix",
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             "Resource": f"arn:aws:s3:::{bucket}/repos/{repo}/*",
+        },
+        {
+            "Sid": "ReadShared",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": read_only,
+        },
+        {
+            "Sid": "RegistryIsTheControlPlanes",
+            "Effect": "Deny",
+            "Action": ["s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"arn:aws:s3:::{bucket}/repos/{repo}/config.yml",
         },
     )

@@ -104,6 +104,13 @@ def db_secret_arn(settings: StackSettings) -> str:
     return str(secret["ARN"])
 
 
+def location_role_pattern(any_role_arn: str) -> str:
+    """Every code location's task role (``{stack}-cl-{name}``), present and future: the daemon
+    passes a location's role to each of its runs (EcsRunLauncher), and add-repo adds roles."""
+    account = any_role_arn.split(":")[4]
+    return f"arn:aws:iam::{account}:role/{STACK_NAME}-cl-*"
+
+
 def local_platform(
     settings: StackSettings, db_secret_arn: str, image: str = PLATFORM_IMAGE
 ) -> Platform:
@@ -126,7 +133,7 @@ def local_platform(
     webserver = role("webserver", iam.webserver_policy(LOCAL_BUCKET))
     daemon = role(
         "daemon",
-        iam.daemon_policy(LOCAL_BUCKET, cluster_arn, [execution, *location_roles.values()]),
+        iam.daemon_policy(LOCAL_BUCKET, cluster_arn, [execution, location_role_pattern(execution)]),
     )
     return Platform(
         stack_name=STACK_NAME,
@@ -148,6 +155,7 @@ def local_platform(
         security_groups={kind: security_groups for kind in (WEBSERVER, DAEMON, CODE_LOCATION)},
         webserver_port=settings.ports.webserver,
         webserver_host=settings.host,
+        workspace_refresh_seconds=2,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),
         # Tasks share the host's network here, so a port-bound task must stop before its

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 import yaml
-from typer.testing import CliRunner
 
-from repository_manager.cli import app
+from repository_manager.logs import read_logs
 from repository_manager.workspace import cloud_map_client, workspace_from_cloud_map
 from tests.integration.conftest import wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, ecs_env
@@ -99,8 +99,8 @@ def test_logs_command_reads_cloudwatch(ecs_env: EcsEnv) -> None:
         return {e["message"] for e in events}
 
     wait_for(lambda: {"hello out", "hello err"} <= messages(), 10, "log events in CloudWatch")
-    result = CliRunner().invoke(app, ["logs", "chatty", "--cluster", ecs_env.cluster])
-    assert result.exit_code == 0, result.output
-    assert f"[{task_id[:8]}] hello err" in result.output
-    missing = CliRunner().invoke(app, ["logs", "nope", "--cluster", ecs_env.cluster])
-    assert missing.exit_code == 1 and "not found" in missing.output
+    ecs = boto3.client("ecs", endpoint_url=ecs_env.endpoint)
+    lines = read_logs(ecs, logs, ecs_env.cluster, "chatty", 200)
+    assert f"[{task_id[:8]}] hello err" in lines
+    with pytest.raises(LookupError, match=r"no service .nope. in cluster .*; its services: chatty"):
+        read_logs(ecs, logs, ecs_env.cluster, "nope", 200)

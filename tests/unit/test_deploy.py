@@ -139,6 +139,7 @@ def _tofu_deploy_output() -> dict[str, object]:
         "memory": 512,
         "webserver_port": 3000,
         "webserver_host": "0.0.0.0",
+        "workspace_refresh_seconds": 10,
         "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
     }
 

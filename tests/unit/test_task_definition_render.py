@@ -35,10 +35,12 @@ SAMPLE = {
     "module_name": "dagster_code.definitions",
     "repo_name": "demo",
     "dags_dir": "dags/demo",
+    "repo_definitions": "module:demo.definitions",
     "db_port": "5432",
     "grpc_port": "4000",
     "webserver_port": "3000",
     "webserver_host": "0.0.0.0",
+    "workspace_refresh_seconds": "10",
     "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
 }
 

@@ -63,7 +63,9 @@ module "stack" {
   autoscaling_enabled = var.autoscaling_enabled
   webserver_port      = var.webserver_port
   webserver_host      = "127.0.0.1"
-  grpc_port           = var.grpc_port
-  workspace_file      = var.workspace_file
-  disposable          = true
+  # A new repository's location appears within 2 s locally (no DiscoverInstances bill here).
+  workspace_refresh_seconds = 2
+  grpc_port                 = var.grpc_port
+  workspace_file            = var.workspace_file
+  disposable                = true
 }

@@ -13,6 +13,7 @@ locals {
     module_name        = var.module_name
     repo_name          = var.name
     dags_dir           = var.dags_dir
+    repo_definitions   = var.repo_definitions
     bucket             = var.bucket_name
     log_group          = aws_cloudwatch_log_group.this.name
     region             = var.region

@@ -25,6 +25,7 @@ output "deploy" {
     image       = var.image
     module_name = var.module_name
     dags_dir    = var.dags_dir
+    definitions = var.repo_definitions
     cpu         = var.cpu
     memory      = var.memory
     grpc_port   = var.grpc_port

@@ -28,6 +28,12 @@ variable "dags_dir" {
   type = string
 }
 
+variable "repo_definitions" {
+  description = "An external repository's definitions (module:... or file:...), loaded by dagster_code.repository."
+  type        = string
+  default     = "module:dagster_code.definitions"
+}
+
 variable "cpu" {
   type    = number
   default = 256

@@ -63,21 +63,22 @@ resource "aws_cloudwatch_log_group" "this" {
 
 locals {
   common_template_vars = {
-    image              = var.image
-    execution_role_arn = aws_iam_role.execution.arn
-    bucket             = var.bucket_name
-    db_host            = var.db_host
-    db_port            = tostring(var.db_port)
-    webserver_port     = tostring(var.webserver_port)
-    webserver_host     = var.webserver_host
-    workspace_file     = var.workspace_file
-    db_name            = var.db_name
-    db_user            = var.db_user
-    db_secret_arn      = var.db_secret_arn
-    service_namespace  = var.service_namespace
-    region             = var.region
-    cpu                = tostring(var.cpu)
-    memory             = tostring(var.memory)
+    image                     = var.image
+    execution_role_arn        = aws_iam_role.execution.arn
+    bucket                    = var.bucket_name
+    db_host                   = var.db_host
+    db_port                   = tostring(var.db_port)
+    webserver_port            = tostring(var.webserver_port)
+    webserver_host            = var.webserver_host
+    workspace_refresh_seconds = tostring(var.workspace_refresh_seconds)
+    workspace_file            = var.workspace_file
+    db_name                   = var.db_name
+    db_user                   = var.db_user
+    db_secret_arn             = var.db_secret_arn
+    service_namespace         = var.service_namespace
+    region                    = var.region
+    cpu                       = tostring(var.cpu)
+    memory                    = tostring(var.memory)
   }
 
   task_definitions = {

@@ -37,12 +37,13 @@ output "service_names" {
 output "deploy" {
   description = "The values the webserver and daemon task definitions were rendered with that `dagster-ecs deploy` cannot derive."
   value = {
-    webserver_role_arn = aws_iam_role.webserver.arn
-    daemon_role_arn    = aws_iam_role.daemon.arn
-    cpu                = var.cpu
-    memory             = var.memory
-    webserver_port     = var.webserver_port
-    webserver_host     = var.webserver_host
-    workspace_file     = var.workspace_file
+    webserver_role_arn        = aws_iam_role.webserver.arn
+    daemon_role_arn           = aws_iam_role.daemon.arn
+    cpu                       = var.cpu
+    memory                    = var.memory
+    webserver_port            = var.webserver_port
+    webserver_host            = var.webserver_host
+    workspace_refresh_seconds = var.workspace_refresh_seconds
+    workspace_file            = var.workspace_file
   }
 }

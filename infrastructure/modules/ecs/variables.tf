@@ -131,6 +131,12 @@ variable "webserver_host" {
   default     = "0.0.0.0"
 }
 
+variable "workspace_refresh_seconds" {
+  description = "How often the webserver and daemon re-read Cloud Map for code locations (DiscoverInstances calls cost 1 USD per million)."
+  type        = number
+  default     = 10
+}
+
 variable "workspace_file" {
   description = "Where the container entrypoint renders the Cloud Map workspace."
   type        = string

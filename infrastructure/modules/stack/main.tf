@@ -49,31 +49,32 @@ module "efs" {
 }
 
 module "ecs" {
-  source               = "../ecs"
-  name                 = var.name
-  region               = var.region
-  image                = var.image
-  task_definitions_dir = local.task_definitions_dir
-  vpc_id               = module.network.vpc_id
-  public_subnet_ids    = module.network.public_subnet_ids
-  task_subnet_ids      = module.network.task_subnet_ids
-  assign_public_ip     = module.network.assign_public_ip
-  security_group_ids   = module.network.security_group_ids
-  bucket_name          = module.storage.bucket_name
-  bucket_arn           = module.storage.bucket_arn
-  db_host              = module.database.address
-  db_port              = module.database.port
-  db_name              = module.database.database_name
-  db_user              = module.database.username
-  db_secret_arn        = module.database.secret_arn
-  service_namespace    = module.service_discovery.namespace_name
-  certificate_arn      = var.certificate_arn
-  autoscaling_enabled  = var.autoscaling_enabled
-  force_delete_images  = var.disposable
-  deletion_protection  = !var.disposable
-  webserver_port       = var.webserver_port
-  webserver_host       = var.webserver_host
-  workspace_file       = var.workspace_file
+  source                    = "../ecs"
+  name                      = var.name
+  region                    = var.region
+  image                     = var.image
+  task_definitions_dir      = local.task_definitions_dir
+  vpc_id                    = module.network.vpc_id
+  public_subnet_ids         = module.network.public_subnet_ids
+  task_subnet_ids           = module.network.task_subnet_ids
+  assign_public_ip          = module.network.assign_public_ip
+  security_group_ids        = module.network.security_group_ids
+  bucket_name               = module.storage.bucket_name
+  bucket_arn                = module.storage.bucket_arn
+  db_host                   = module.database.address
+  db_port                   = module.database.port
+  db_name                   = module.database.database_name
+  db_user                   = module.database.username
+  db_secret_arn             = module.database.secret_arn
+  service_namespace         = module.service_discovery.namespace_name
+  certificate_arn           = var.certificate_arn
+  autoscaling_enabled       = var.autoscaling_enabled
+  force_delete_images       = var.disposable
+  deletion_protection       = !var.disposable
+  webserver_port            = var.webserver_port
+  webserver_host            = var.webserver_host
+  workspace_refresh_seconds = var.workspace_refresh_seconds
+  workspace_file            = var.workspace_file
 }
 
 module "code_location" {
@@ -85,6 +86,7 @@ module "code_location" {
   image                = coalesce(each.value.image, var.image)
   module_name          = each.value.module_name
   dags_dir             = coalesce(each.value.dags_dir, "dags/${each.key}")
+  repo_definitions     = each.value.definitions
   cpu                  = each.value.cpu
   memory               = each.value.memory
   min_tasks            = each.value.min_tasks

@@ -24,6 +24,7 @@ variable "code_locations" {
     image       = optional(string)
     module_name = optional(string, "dagster_code.definitions")
     dags_dir    = optional(string)
+    definitions = optional(string, "module:dagster_code.definitions")
     cpu         = optional(number, 256)
     memory      = optional(number, 512)
     min_tasks   = optional(number, 1)
@@ -78,6 +79,12 @@ variable "webserver_host" {
   description = "The address the webserver binds inside its task (0.0.0.0 on Fargate)."
   type        = string
   default     = "0.0.0.0"
+}
+
+variable "workspace_refresh_seconds" {
+  description = "How often the webserver and daemon re-read Cloud Map for code locations."
+  type        = number
+  default     = 10
 }
 
 variable "workspace_file" {

@@ -1,0 +1,127 @@
+"""``dagster-ecs repo …``: add, remove, list and follow the logs of repositories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from repository_manager import logs as service_logs
+from repository_manager.cli_support import new_app
+from repository_manager.repos import manager, resources
+from repository_manager.repos.errors import RepoError
+from repository_manager.repos.targets import target_for
+
+repo_app = new_app("Repositories as code locations: add, remove, list, logs.")
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EnvOption = Annotated[
+    str, typer.Option("--env", help="dev: the `make dev` stack (local and aws: not yet).")
+]
+
+
+def _fail(error: RepoError) -> None:
+    for line in error.details:
+        console.print(f"  [dim]|[/dim] {line}")
+    error_console.print(f"[red]error:[/red] {error}")
+    raise typer.Exit(1)
+
+
+def _progress(line: str) -> None:
+    console.print(f"  [dim]…[/dim] {line}")
+
+
+@repo_app.command("add")
+def add(
+    url: Annotated[str, typer.Option("--url", help="https://, ssh or file:// Git URL.")],
+    name: Annotated[str, typer.Option("--name", help="Repository (code location) name.")],
+    branch: Annotated[str, typer.Option(help="Branch to deploy.")] = "main",
+    python_file: Annotated[
+        str | None, typer.Option("--python-file", help="Definitions file in the repository.")
+    ] = None,
+    module: Annotated[
+        str | None, typer.Option("--module", help="Definitions module, e.g. pkg.definitions.")
+    ] = None,
+    env: EnvOption = "dev",
+) -> None:
+    """Add a Git repository as an isolated code location; returns once it is LOADED."""
+    try:
+        target = target_for(env)
+        request = manager.AddRequest(
+            name=name, git_url=url, branch=branch, python_file=python_file, module=module
+        )
+        config = manager.add_repo(target, request, _progress)
+    except RepoError as error:
+        _fail(error)
+        return
+    console.print(f"[bold]{config.name} added[/bold]: {target.ui_link(config.name)}")
+
+
+@repo_app.command("remove")
+def remove(
+    name: Annotated[str, typer.Argument(help="Repository name.")],
+    purge: Annotated[
+        bool, typer.Option(help="Also delete everything under its S3 prefix.")
+    ] = False,
+    env: EnvOption = "dev",
+) -> None:
+    """Remove a repository: its service, Cloud Map service, role, logs, image, registry entry."""
+    try:
+        manager.remove_repo(target_for(env), name, purge=purge, progress=_progress)
+    except RepoError as error:
+        _fail(error)
+    console.print(f"[bold]{name} removed[/bold]")
+
+
+@repo_app.command("list")
+def list_command(env: EnvOption = "dev") -> None:
+    """Every registered repository: URL, branch, commit, status, image, S3 prefix, UI link."""
+    try:
+        rows = manager.list_repos(target_for(env))
+    except RepoError as error:
+        _fail(error)
+        return
+    if not rows:
+        console.print("no repositories registered; add one with `make add-repo`")
+        return
+    table = Table("name", "url", "branch", "commit", "status", "image", "s3 prefix", "ui")
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.git_url,
+            row.branch,
+            row.commit,
+            row.status,
+            row.image,
+            row.s3_prefix,
+            row.ui,
+        )
+    console.print(table)
+
+
+@repo_app.command("logs")
+def logs(
+    name: Annotated[str, typer.Argument(help="Repository name.")],
+    limit: Annotated[int, typer.Option(help="Show the last N lines.")] = 200,
+    env: EnvOption = "dev",
+) -> None:
+    """The repository's code server logs, from CloudWatch Logs."""
+    try:
+        target = target_for(env)
+        if target.registry.get(name) is None:
+            raise RepoError(f"no repository {name!r} is registered")
+        lines = service_logs.read_logs(
+            target.client("ecs"),
+            target.client("logs"),
+            target.platform.cluster,
+            resources.service_name(name),
+            limit,
+        )
+    except (RepoError, LookupError) as error:
+        _fail(error if isinstance(error, RepoError) else RepoError(str(error)))
+        return
+    for line in lines:
+        typer.echo(line)

@@ -1,0 +1,369 @@
+"""add / update / remove / list of repositories: the control plane's verbs, one code path for
+every environment (only the :class:`RepoTarget` differs: its clients, platform and folders).
+
+Everything is validated before anything is created; whatever a failed add created is rolled
+back (:class:`~repository_manager.repos.resources.Undo`); the repository's lock keeps two
+commands on one name from interleaving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from pydantic import BaseModel
+
+from repository_manager.dagster_api import DagsterApi
+from repository_manager.deploy import CODE_LOCATION, Platform
+from repository_manager.repos import git, resources
+from repository_manager.repos.build import BuiltImage, build_image
+from repository_manager.repos.config import RepoConfig
+from repository_manager.repos.definitions import DefinitionsTarget, find_definitions
+from repository_manager.repos.ecr import record_in_ecr
+from repository_manager.repos.errors import RepoError
+from repository_manager.repos.import_check import check_definitions
+from repository_manager.repos.registry import Registry
+from repository_manager.repos.resources import Progress, Undo
+
+# The runtime's contract for a locally built image (ecs_local.images reads these annotations).
+ROOT_ANNOTATION = "dev.dagster-ecs.local.root"
+WORKDIR_ANNOTATION = "dev.dagster-ecs.local.working-directory"
+ENV_ANNOTATION = "dev.dagster-ecs.local.env"
+LOADED_TIMEOUT_S = 180.0
+IMPORT_TIMEOUT_S = 120.0
+
+
+class AddRequest(BaseModel):
+    name: str
+    git_url: str
+    branch: str = "main"
+    python_file: str | None = None
+    module: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoTarget:
+    """Where repositories are added: the platform they join and how to reach its AWS."""
+
+    env: str
+    platform: Platform
+    client: Callable[[str], Any]
+    webserver_url: str | None
+    work_dir: Path
+    own_ports: bool
+    """True where tasks share one host: each location gets its own gRPC port there."""
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The variables an import check runs with (bucket, region, endpoint)."""
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.client("s3"), self.platform.bucket)
+
+    def ecr_repository(self, name: str) -> str:
+        return f"{self.platform.stack_name}-repos/{name}"
+
+    def ui_link(self, name: str) -> str | None:
+        return f"{self.webserver_url}/locations/{name}/assets" if self.webserver_url else None
+
+
+def _validate(target: RepoTarget, request: AddRequest) -> RepoConfig:
+    config = RepoConfig.parse(request.model_dump(exclude_none=True))
+    if target.registry.get(config.name) is not None:
+        raise RepoError(
+            f"repository {config.name!r} is already registered; update it with "
+            f"`make update-repo REPO_NAME={config.name}` or remove it first"
+        )
+    ecs = target.client("ecs")
+    described = ecs.describe_services(
+        cluster=target.platform.cluster, services=[resources.service_name(config.name)]
+    )["services"]
+    if any(s.get("status") == "ACTIVE" for s in described):
+        raise RepoError(
+            f"an ECS service {resources.service_name(config.name)} already runs in cluster "
+            f"{target.platform.cluster}; remove it first"
+        )
+    return config
+
+
+def _free_port(target: RepoTarget) -> int:
+    """The gRPC port of a new location: the platform's on Fargate (a task per ENI); where tasks
+    share a host, the lowest one above it that no code location service uses and nothing holds."""
+    base = target.platform.grpc_port
+    if not target.own_ports:
+        return base
+    ecs = target.client("ecs")
+    used = {base}
+    arns = ecs.list_services(cluster=target.platform.cluster)["serviceArns"]
+    for index in range(0, len(arns), 10):
+        for service in ecs.describe_services(
+            cluster=target.platform.cluster, services=arns[index : index + 10]
+        )["services"]:
+            definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+            for container in definition["taskDefinition"]["containerDefinitions"]:
+                used |= {m["containerPort"] for m in container.get("portMappings", [])}
+    for port in range(base + 1, base + 500):
+        if port not in used and _bindable(port):
+            return port
+    raise RepoError(f"no free gRPC port above {base} for a new code location")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _with_definitions(config: RepoConfig, found: DefinitionsTarget) -> RepoConfig:
+    if found.kind == "python_file":
+        value = found.value
+        if found.working_directory not in ("", "."):
+            value = f"{found.working_directory.rstrip('/')}/{found.value}"
+        return config.model_copy(update={"python_file": value, "module": None})
+    return config.model_copy(update={"module": found.value, "python_file": None})
+
+
+def _image_annotations(image: BuiltImage) -> dict[str, str]:
+    return {
+        ROOT_ANNOTATION: str(image.root),
+        WORKDIR_ANNOTATION: str(image.working_directory),
+        ENV_ANNOTATION: json.dumps(image.env, sort_keys=True),
+    }
+
+
+def build_and_check(
+    target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress
+) -> RepoConfig:
+    """Clone, find the definitions, build the image, import-check it, record it in ECR."""
+    checkout = target.work_dir / "checkouts" / config.name
+    if checkout.exists():
+        shutil.rmtree(checkout)
+    checkout.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"cloning {git.redact(config.git_url)} ({config.branch})")
+    undo.add(f"clone {checkout}", lambda: shutil.rmtree(checkout, ignore_errors=True))
+    commit = git.clone(config.git_url, config.branch, checkout)
+    progress(f"cloned at {commit[:12]}")
+    found = find_definitions(checkout, config.python_file, config.module)
+    config = _with_definitions(config, found)
+    progress(f"definitions: {found.kind.replace('_', ' ')} {found.value}")
+    began = time.monotonic()
+    image = build_image(
+        checkout, commit, target.work_dir / "images" / config.name, log=lambda line: None
+    )
+    progress(f"image built ({time.monotonic() - began:.1f} s, {image.digest[:19]})")
+    summary = check_definitions(
+        image,
+        found,
+        {**target.environment, **image.env, "DAGSTER_REPO_NAME": config.name},
+        timeout=IMPORT_TIMEOUT_S,
+    )
+    progress(f"definitions import: {len(summary.assets)} asset(s), {len(summary.jobs)} job(s)")
+    ecr = target.client("ecr")
+    repository = target.ecr_repository(config.name)
+    existed = _ecr_exists(ecr, repository)
+    uri = record_in_ecr(
+        ecr, repository, commit[:12], image.digest, annotations=_image_annotations(image)
+    )
+    if not existed:
+        undo.add(
+            f"ECR repository {repository}", lambda: resources.delete_ecr_repository(ecr, repository)
+        )
+    progress(f"image recorded: {uri}")
+    return config.model_copy(update={"commit": commit, "image": uri})
+
+
+def _ecr_exists(ecr: Any, repository: str) -> bool:
+    try:
+        ecr.describe_repositories(repositoryNames=[repository])
+    except ecr.exceptions.RepositoryNotFoundException:
+        return False
+    return True
+
+
+def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> RepoConfig:
+    """Registers a repository as a code location; returns its registered config."""
+    config = _validate(target, request)
+    registry = target.registry
+    with registry.lock(config.name, "add-repo"):
+        undo = Undo()
+        try:
+            config = build_and_check(target, config, undo, progress)
+            create_location(target, config, undo, progress)
+            registry.create(config)
+            undo.add(
+                f"registry entry repos/{config.name}/config.yml",
+                lambda: registry.delete(config.name),
+            )
+            progress(f"registered repos/{config.name}/config.yml")
+            wait_loaded(target, config.name, progress)
+        except BaseException:
+            failed = undo.run(progress)
+            if failed:
+                progress(f"could not roll back: {'; '.join(failed)}")
+            raise
+    return config
+
+
+def create_location(target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress) -> None:
+    platform = target.platform
+    role = resources.create_role(target.client("iam"), platform, config, undo)
+    progress(f"task role {resources.role_name(platform, config.name)} (repos/{config.name}/ only)")
+    resources.create_log_group(target.client("logs"), platform, config.name, undo)
+    registry_arn = resources.create_cloud_map_service(
+        target.client("servicediscovery"), platform, config.name, undo
+    )
+    assert config.image is not None
+    location = resources.location_of(config, role, config.image, _free_port(target))
+    platform = dataclasses.replace(platform, code_locations={config.name: location})
+    ecs = target.client("ecs")
+    task_definition = resources.register_task_definition(
+        ecs, platform, config.name, undo, fresh=True
+    )
+    resources.create_service(ecs, platform, config, task_definition, registry_arn, undo)
+    revision = task_definition.rsplit("/", 1)[-1]
+    progress(f"service {resources.service_name(config.name)} created ({revision})")
+    resources.create_scaling(target.client("application-autoscaling"), platform, config, undo)
+
+
+def wait_loaded(
+    target: RepoTarget, name: str, progress: Progress, timeout: float = LOADED_TIMEOUT_S
+) -> None:
+    """Until the webserver serves the location LOADED; a location whose code fails to load is
+    an error with Dagster's message. Reloads the location itself once it appears, rather than
+    waiting for the workspace watcher's next retry."""
+    if target.webserver_url is None:
+        return
+    api = DagsterApi(target.webserver_url, timeout=30)
+    deadline = time.monotonic() + timeout
+    status = "missing"
+    while time.monotonic() < deadline:
+        try:
+            status = api.location_statuses().get(name, "missing")
+            if status == "LOADED":
+                progress(f"location {name} LOADED in the webserver")
+                return
+            if status != "missing":
+                api.reload_location(name)
+        except (requests.RequestException, RuntimeError):
+            pass
+        time.sleep(0.5)
+    raise RepoError(
+        f"location {name!r} not loaded after {timeout:.0f} s ({status}); "
+        f"see `make repo-logs REPO_NAME={name}`"
+    )
+
+
+def remove_repo(target: RepoTarget, name: str, *, purge: bool, progress: Progress) -> None:
+    """Deletes every resource of the repository (in ECS's order) and its registry entry; with
+    ``purge`` also everything under its S3 prefix, never another's."""
+    registry = target.registry
+    found = registry.get(name)
+    if found is None:
+        known = ", ".join(registry.names()) or "none"
+        raise RepoError(f"no repository {name!r} is registered; registered: {known}")
+    config, _ = found
+    platform = target.platform
+    with registry.lock(name, "remove-repo"):
+        ecs = target.client("ecs")
+        resources.delete_scaling(target.client("application-autoscaling"), platform, name)
+        resources.delete_service(ecs, platform, resources.service_name(name))
+        progress(f"service {resources.service_name(name)} deleted")
+        resources.delete_cloud_map_service(target.client("servicediscovery"), platform, name)
+        from repository_manager.deploy import deregister_revisions
+
+        deregister_revisions(ecs, [resources.family(platform, name), *run_families(ecs, name)])
+        resources.delete_log_group(target.client("logs"), resources.log_group_name(platform, name))
+        resources.delete_role(target.client("iam"), resources.role_name(platform, name))
+        resources.delete_ecr_repository(target.client("ecr"), target.ecr_repository(name))
+        progress("task definitions, log group, role and image deleted")
+        if purge:
+            count = purge_prefix(target.client("s3"), platform.bucket, f"repos/{name}/", keep=[])
+            progress(f"purged {count} object version(s) under repos/{name}/")
+        registry.delete(name)
+        shutil.rmtree(target.work_dir / "checkouts" / name, ignore_errors=True)
+        progress(f"unregistered {config.name}")
+
+
+def run_families(ecs: Any, name: str) -> list[str]:
+    """The task definition families EcsRunLauncher registered for the location's runs
+    (``run_{location}_…``; a repository name has no ``_``, so no other location's match)."""
+    pages = ecs.get_paginator("list_task_definitions").paginate(status="ACTIVE")
+    arns = [arn for page in pages for arn in page["taskDefinitionArns"]]
+    families = {arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in arns}
+    return sorted(f for f in families if f.startswith(f"run_{name}_"))
+
+
+def purge_prefix(s3: Any, bucket: str, prefix: str, keep: list[str]) -> int:
+    """Deletes every version under ``prefix`` (which must name one repository's folder)."""
+    if not prefix.startswith("repos/") or prefix.count("/") != 2 or not prefix.endswith("/"):
+        raise RepoError(f"refusing to purge {prefix!r}: not one repository's prefix")
+    count = 0
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            if entry["Key"] in keep:
+                continue
+            s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+            count += 1
+    return count
+
+
+class RepoRow(BaseModel):
+    name: str
+    git_url: str
+    branch: str
+    commit: str
+    status: str
+    image: str
+    s3_prefix: str
+    ui: str
+
+
+def list_repos(target: RepoTarget) -> list[RepoRow]:
+    registry = target.registry
+    ecs = target.client("ecs")
+    statuses: dict[str, str] = {}
+    if target.webserver_url:
+        try:
+            statuses = DagsterApi(target.webserver_url, timeout=5).location_statuses()
+        except (requests.RequestException, RuntimeError, KeyError):
+            statuses = {}
+    rows = []
+    for name in registry.names():
+        found = registry.get(name)
+        if found is None:
+            continue
+        config, _ = found
+        described = ecs.describe_services(
+            cluster=target.platform.cluster, services=[resources.service_name(name)]
+        )["services"]
+        active = [s for s in described if s.get("status") == "ACTIVE"]
+        tasks = (
+            f"{active[0]['runningCount']}/{active[0]['desiredCount']}" if active else "no service"
+        )
+        rows.append(
+            RepoRow(
+                name=name,
+                git_url=git.redact(config.git_url),
+                branch=config.branch,
+                commit=(config.commit or "")[:12],
+                status=f"{statuses.get(name, 'not in workspace')} ({tasks} tasks)",
+                image=config.image or "",
+                s3_prefix=f"s3://{target.platform.bucket}/{config.s3_prefix}/",
+                ui=target.ui_link(name) or "",
+            )
+        )
+    return rows
+
+
+__all__ = ["CODE_LOCATION", "AddRequest", "RepoTarget", "add_repo", "list_repos", "remove_repo"]

@@ -1,0 +1,264 @@
+"""Repositories as code locations on a real dev stack: add, run, list, remove, bad input.
+
+Every repository here is a real Git repository the test creates; the stack is real (emulator,
+PostgreSQL, ECS runtime, Dagster processes).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+
+from repository_manager.dagster_api import DagsterApi
+from tests.integration.conftest import wait_for
+from tests.integration.repo_fixtures import dagster_repo, url
+from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
+
+pytestmark = pytest.mark.integration
+BUCKET = "dagster-ecs-local"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = make_stack(tmp_path_factory.mktemp("repos") / "state")
+    started = running.cli("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield running
+    finally:
+        running.cli("stop")
+    assert running.processes() == [], "processes left behind after `dev stop`"
+
+
+@pytest.fixture(scope="module")
+def sales(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return dagster_repo(
+        tmp_path_factory.mktemp("git") / "sales",
+        "sales",
+        {"sales_orders": "return [1, 2, 3]", "sales_total": "return 6"},
+    )
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=stack.url("emulator"),
+        region_name="ap-southeast-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def _repo(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "repo", *args], env=stack.env, capture_output=True, text=True, timeout=600
+    )
+
+
+def _dagster_pids(stack: LocalStack) -> dict[str, int]:
+    found = {}
+    for proc in stack.processes():
+        try:
+            line = " ".join(proc.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        for name in ("dagster-webserver", "dagster-daemon"):
+            if name in line and "repository_manager.workspace" not in line:
+                found.setdefault(name, proc.pid)
+    return found
+
+
+def _snapshot(stack: LocalStack) -> dict[str, Any]:
+    """Every kind of resource a repository can create, by name."""
+    ecs, iam, logs = _client(stack, "ecs"), _client(stack, "iam"), _client(stack, "logs")
+    sd, ecr, s3 = _client(stack, "servicediscovery"), _client(stack, "ecr"), _client(stack, "s3")
+    scaling = _client(stack, "application-autoscaling")
+    services = ecs.list_services(cluster="dagster-ecs")["serviceArns"]
+    return {
+        "services": sorted(
+            s["serviceName"]
+            for s in ecs.describe_services(cluster="dagster-ecs", services=services)["services"]
+            if s["status"] == "ACTIVE"
+        ),
+        "families": sorted(
+            {
+                arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+                for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+            }
+        ),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "log_groups": sorted(g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]),
+        "cloud_map": sorted(s["Name"] for s in sd.list_services()["Services"]),
+        "ecr": sorted(r["repositoryName"] for r in ecr.describe_repositories()["repositories"]),
+        "scaling": sorted(
+            t["ResourceId"]
+            for t in scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+        ),
+        "registry": sorted(
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="repos/").get("Contents", [])
+            if o["Key"].endswith("config.yml")
+        ),
+        "locks": s3.list_objects_v2(Bucket=BUCKET, Prefix="registry/").get("KeyCount", 0),
+    }
+
+
+def _materialize(stack: LocalStack, location: str) -> str:
+    api = DagsterApi(stack.url("webserver"))
+    run_id = api.launch_run(location, "__ASSET_JOB")
+    status = wait_for(
+        lambda: (s := api.run_status(run_id)) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+        180,
+        f"the run of {location}",
+        interval=0.5,
+    )
+    assert status == "SUCCESS", f"run {run_id} of {location}: {status}"
+    return run_id
+
+
+def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None:
+    before = _snapshot(stack)
+    pids = _dagster_pids(stack)
+    assert set(pids) == {"dagster-webserver", "dagster-daemon"}
+
+    added = _repo(stack, "add", "--url", url(sales), "--name", "sales")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "location sales LOADED in the webserver" in added.stdout
+    api = DagsterApi(stack.url("webserver"))
+    assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
+    assets = api.query("{assetNodes{assetKey{path}}}")["assetNodes"]
+    assert {"sales_orders", "sales_total"} <= {a["assetKey"]["path"][-1] for a in assets}
+
+    after = _snapshot(stack)
+    assert set(after["services"]) - set(before["services"]) == {"cl-sales"}
+    assert set(after["roles"]) - set(before["roles"]) == {"dagster-ecs-cl-sales"}
+    assert after["registry"] == ["repos/sales/config.yml"]
+    assert after["scaling"] == ["service/dagster-ecs/cl-sales"]
+    assert after["locks"] == 0
+
+    policy = _client(stack, "iam").get_role_policy(
+        RoleName="dagster-ecs-cl-sales", PolicyName="repo-sales"
+    )["PolicyDocument"]
+    statements = (
+        policy["Statement"] if isinstance(policy, dict) else json.loads(policy)["Statement"]
+    )
+    writable = [s for s in statements if s["Effect"] == "Allow" and "s3:PutObject" in s["Action"]]
+    assert [s["Resource"] for s in writable] == [f"arn:aws:s3:::{BUCKET}/repos/sales/*"]
+
+    run_id = _materialize(stack, "sales")
+    keys = [
+        o["Key"]
+        for o in _client(stack, "s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+        if run_id in o["Key"] or "/assets/" in o["Key"]
+    ]
+    assert {"repos/sales/assets/sales_orders", "repos/sales/assets/sales_total"} <= set(keys)
+    assert all(k.startswith("repos/sales/") for k in keys if run_id in k), keys
+    ecs = _client(stack, "ecs")
+
+    def run_tasks() -> list[dict[str, Any]]:
+        arns = [
+            arn
+            for status in ("RUNNING", "STOPPED")
+            for arn in ecs.list_tasks(cluster="dagster-ecs", desiredStatus=status)["taskArns"]
+        ]
+        tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns)["tasks"] if arns else []
+        return [t for t in tasks if t["group"].startswith("family:run_sales")]
+
+    runs = wait_for(run_tasks, 30, "the run's own ECS task")
+    run_definition = ecs.describe_task_definition(taskDefinition=runs[0]["taskDefinitionArn"])
+    assert run_definition["taskDefinition"]["taskRoleArn"].endswith("role/dagster-ecs-cl-sales")
+
+    listed = _repo(stack, "list")
+    assert listed.returncode == 0
+    assert "sales" in listed.stdout and "LOADED" in listed.stdout
+
+    removed = _repo(stack, "remove", "sales", "--purge")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    wait_for(lambda: "sales" not in api.location_statuses(), 60, "the location gone")
+    final = _snapshot(stack)
+    for kind in ("services", "roles", "log_groups", "cloud_map", "ecr", "scaling", "registry"):
+        assert final[kind] == before[kind], kind
+    assert not [f for f in final["families"] if "sales" in f], final["families"]
+    left = _client(stack, "s3").list_object_versions(Bucket=BUCKET, Prefix="repos/sales/")
+    assert not left.get("Versions") and not left.get("DeleteMarkers")
+    assert _dagster_pids(stack) == pids, "the webserver or daemon restarted"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--name", "Sales"), "lowercase"),
+        (("--name", "main"), "reserved"),
+        (("--name", "../x"), "lowercase"),
+        (("--name", "-x"), "lowercase"),
+        (("--name", "a" * 40), "32"),
+        (("--url", "https://user:secret@example.com/r.git"), "credential"),
+        (("--branch", "nope"), "branch"),
+        (("--url", "file:///nonexistent/repo"), "not"),
+        (("--python-file", "nowhere.py"), "nowhere.py"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    stack: LocalStack, sales: Path, args: tuple[str, ...], message: str
+) -> None:
+    before = _snapshot(stack)
+    defaults = {"--url": url(sales), "--name": "bad"}
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    flags = [item for key, value in {**defaults, **given}.items() for item in (key, value)]
+    result = _repo(stack, "add", *flags)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1, result.stdout
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0].lower() or message in lines[0], lines[0]
+    assert "secret" not in result.stdout + result.stderr
+    assert _snapshot(stack) == before
+
+
+def test_a_failure_after_creating_resources_rolls_back(stack: LocalStack, sales: Path) -> None:
+    """An IAM role of the name already exists (someone else's): add-repo fails at that step and
+    removes what it made before it (the ECR repository, the clone), nothing else."""
+    iam = _client(stack, "iam")
+    iam.create_role(RoleName="dagster-ecs-cl-clash", AssumeRolePolicyDocument="{}")
+    try:
+        before = _snapshot(stack)
+        result = _repo(stack, "add", "--url", url(sales), "--name", "clash")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            "error: IAM role dagster-ecs-cl-clash already exists: another stack or a "
+            "half-removed repository owns it; remove it (`make remove-repo REPO_NAME=clash`) "
+            "first"
+        ]
+        assert "rolled back ECR repository dagster-ecs-repos/clash" in result.stdout
+        assert _snapshot(stack) == before
+        assert not (stack.state_dir / "repos" / "checkouts" / "clash").exists()
+    finally:
+        iam.delete_role(RoleName="dagster-ecs-cl-clash")
+
+
+def test_two_adds_of_one_name_at_once_one_wins(stack: LocalStack, sales: Path) -> None:
+    first, second = (
+        subprocess.Popen(
+            [CLI, "repo", "add", "--url", url(sales), "--name", "twin"],
+            env=stack.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    )
+    results = [(p.wait(timeout=600), *p.communicate()) for p in (first, second)]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    (loser,) = [err for code, _, err in results if code == 1]
+    assert len(loser.strip().splitlines()) == 1
+    assert "is being changed by another command" in loser or "already registered" in loser
+    assert _snapshot(stack)["registry"] == ["repos/twin/config.yml"]
+    removed = _repo(stack, "remove", "twin")
+    assert removed.returncode == 0, removed.stderr
