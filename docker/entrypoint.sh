@@ -4,7 +4,14 @@
 # current in the background while they run (a replaced code location task has a new address).
 set -euo pipefail
 
-if [[ -n "${DAGSTER_WORKSPACE_FILE:-}" && -n "${DAGSTER_SERVICE_NAMESPACE:-}" ]]; then
+# Only those two: a run task starts from the daemon's task definition (EcsRunLauncher), so it has
+# the same variables, but it runs as its code location's role, which may not read Cloud Map.
+serves_a_workspace=false
+case "${1:-}" in
+  dagster-webserver | dagster-daemon) serves_a_workspace=true ;;
+esac
+if [[ "${serves_a_workspace}" == true && -n "${DAGSTER_WORKSPACE_FILE:-}" \
+  && -n "${DAGSTER_SERVICE_NAMESPACE:-}" ]]; then
   python -m repository_manager.workspace \
     --namespace "${DAGSTER_SERVICE_NAMESPACE}" \
     --output "${DAGSTER_WORKSPACE_FILE}"

@@ -48,6 +48,13 @@ def _first_snapshot(hook: HookClient, wait: float) -> None:
             time.sleep(0.05)
 
 
+def _use_credentials(path: Path) -> None:
+    keys = json.loads(path.read_text())
+    os.environ["AWS_ACCESS_KEY_ID"] = keys["aws_access_key_id"]
+    os.environ["AWS_SECRET_ACCESS_KEY"] = keys["aws_secret_access_key"]
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ecs_local", description=__doc__.splitlines()[0]
@@ -74,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="how long to wait for the emulator to answer (default: fail at once)",
     )
+    parser.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="JSON with aws_access_key_id/aws_secret_access_key, read once the emulator answers "
+        "(where IAM is enforced, the agent signs its calls as the account's administrator)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s ecs_local %(levelname)s %(message)s"
@@ -83,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
         _first_snapshot(HookClient(args.endpoint), args.wait_for_endpoint)
+        if args.credentials_file is not None:
+            _use_credentials(args.credentials_file)
         images = ImageStore.load(args.images, state_dir)
-    except (HookError, OSError, ValueError) as error:
+    except (HookError, OSError, ValueError, KeyError) as error:
         print(f"ecs_local: {error}", file=sys.stderr)
         return 2
     port = _metadata_port(args.metadata_port, state_dir)

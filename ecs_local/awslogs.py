@@ -42,17 +42,20 @@ def target_for(
 
 def prepare(client: Any, target: AwsLogsTarget) -> None:
     """Creates the stream (and the group with awslogs-create-group); a missing group without it
-    fails the task as on ECS."""
-    groups = client.describe_log_groups(logGroupNamePrefix=target.group)["logGroups"]
-    if not any(g["logGroupName"] == target.group for g in groups):
-        if not target.create_group:
-            raise LookupError(
-                "ResourceInitializationError: failed to validate logger args: "
-                f"The specified log group does not exist: {target.group}"
-            )
-        client.create_log_group(logGroupName=target.group)
-    with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+    fails the task as on ECS. Only the calls the awslogs driver makes with the execution role
+    (logs:CreateLogStream, and logs:CreateLogGroup when asked to), so IAM decides as on AWS."""
+    if target.create_group:
+        with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+            client.create_log_group(logGroupName=target.group)
+    try:
         client.create_log_stream(logGroupName=target.group, logStreamName=target.stream)
+    except client.exceptions.ResourceAlreadyExistsException:
+        return
+    except client.exceptions.ResourceNotFoundException:
+        raise LookupError(
+            "ResourceInitializationError: failed to validate logger args: "
+            f"The specified log group does not exist: {target.group}"
+        ) from None
 
 
 def ship(client: Any, target: AwsLogsTarget, path: str, offset: int, final: bool) -> int:

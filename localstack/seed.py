@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 
@@ -27,6 +26,10 @@ class SeedSpec:
     postgres_secret_name: str
     postgres_secret: dict[str, str | int]
     log_groups: tuple[str, ...]
+    admin_user: str = ""
+    """With IAM enforced, the control plane's own user (every action allowed), as an AWS
+    account's administrator; its access key goes to ``credentials_file`` (0600)."""
+    credentials_file: str = ""
 
     def write(self, path: Path) -> None:
         """Readable by its owner only: the spec holds the database password."""
@@ -82,19 +85,39 @@ def seed(spec: SeedSpec) -> None:
     )
     for name in spec.log_groups:
         logs_backends[account][region].create_log_group(name, {})
+    if spec.admin_user:
+        seed_admin(account, spec.admin_user, Path(spec.credentials_file))
 
 
-def ensure_role(
-    endpoint_url: str, region: str, name: str, trust: dict[str, Any], policy: dict[str, Any]
-) -> str:
+ADMIN_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def seed_admin(account: str, user: str, credentials_file: Path) -> None:
+    """The administrator's user and access key, written readable by its owner only."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account]["global"]
+    backend.create_user(region_name="us-east-1", user_name=user, path="/", tags=[])
+    backend.put_user_policy(user, "administrator", json.dumps(ADMIN_POLICY))
+    key = backend.create_access_key(user_name=user)
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.unlink(missing_ok=True)
+    descriptor = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(
+            {
+                "aws_access_key_id": key.access_key_id,
+                "aws_secret_access_key": key.secret_access_key,
+            },
+            file,
+        )
+
+
+def ensure_role(iam: Any, name: str, trust: dict[str, Any], policy: dict[str, Any]) -> str:
     """Creates (or updates the inline policy of) an IAM role; returns its ARN."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
     try:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
             "Arn"

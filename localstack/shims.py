@@ -118,6 +118,24 @@ def _one_region_table() -> None:
     Session.get_available_regions = get_available_regions  # type: ignore[method-assign]
 
 
+def _secret_resources() -> None:
+    """moto evaluates IAM policies against resource ``*`` for every service but S3 (and SQS,
+    IAM, STS): a policy allowing ``secretsmanager:GetSecretValue`` on one secret's ARN, as every
+    ECS execution role has, is denied. AWS authorises against the secret's ARN."""
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    def _determine_resource(self: Any) -> str:
+        secret_id = self._get_param("SecretId")
+        if not secret_id:
+            return "*"
+        try:
+            return str(self.backend.describe_secret(secret_id=secret_id).arn)
+        except Exception:
+            return "*"
+
+    SecretsManagerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Before moto's models are imported (the region table is read at import)."""
     global _installed
@@ -127,4 +145,5 @@ def install() -> None:
     _autoscaling_tags()
     _managed_policies_in_the_aws_partition_only()
     _cloud_map_namespace_from_dns_config()
+    _secret_resources()
     _installed = True

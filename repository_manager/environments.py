@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from repository_manager import stackfile
+from repository_manager import credentials, stackfile
 from repository_manager.settings import CLUSTER_NAME, REGION, StackSettings
 
 ENVIRONMENTS = ("dev", "local", "aws")
@@ -35,6 +35,7 @@ class Environment:
     cluster: str
     endpoint_url: str | None
     region: str = REGION
+    settings: StackSettings | None = None
 
     def client(self, service: str) -> Any:
         config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5)
@@ -44,9 +45,8 @@ class Environment:
             service,
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
             config=config,
+            **credentials.for_stack(self.settings).client_kwargs(),
         )
 
 
@@ -69,7 +69,7 @@ def resolve(name: str, settings: StackSettings | None = None) -> Environment:
     except stackfile.StackError as error:
         raise TargetError(str(error)) from None
     cluster = CLUSTER_NAME if name == "dev" else TOFU_LOCAL_NAME
-    return Environment(name, cluster, settings.emulator_url)
+    return Environment(name, cluster, settings.emulator_url, settings=settings)
 
 
 def check_credentials(environment: Environment) -> None:

@@ -47,7 +47,13 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
         "run_launcher": {
             "module": "dagster_aws.ecs",
             "class": "EcsRunLauncher",
-            "config": {"include_sidecars": False, "use_current_ecs_task_config": True},
+            # No secrets_tag: the launcher would ListSecrets on every launch, which the daemon's
+            # least-privilege role does not allow (secrets come from the task definition).
+            "config": {
+                "include_sidecars": False,
+                "use_current_ecs_task_config": True,
+                "secrets_tag": None,
+            },
         },
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from repository_manager import credentials, stackfile
 from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
 from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
@@ -104,6 +105,19 @@ def logs(
             console.print(Text.assemble((f"{name:<{width}}", "cyan"), " | ", line))
     except KeyboardInterrupt:
         pass
+
+
+@dev_app.command("env")
+def env() -> None:
+    """Print shell exports (endpoint, region, the administrator's keys) for any AWS tool:
+    eval "$(dagster-ecs dev env)" and the aws CLI, terraform or a boto3 script use the stack."""
+    settings = _settings()
+    try:
+        stackfile.require_own(settings)
+    except stackfile.StackError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    typer.echo(credentials.shell_exports(settings), nl=False)
 
 
 @dev_app.command("reset")

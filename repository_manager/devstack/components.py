@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from repository_manager import credentials
 from repository_manager.devstack import postgres
 from repository_manager.settings import REGION, STACK_TAG, StackSettings
 
@@ -35,14 +36,12 @@ def base_env(settings: StackSettings) -> dict[str, str]:
 
 
 def aws_env(settings: StackSettings) -> dict[str, str]:
-    """How every local process reaches the emulated AWS: the standard variables, nothing else."""
+    """How every local process reaches the emulated AWS: the standard variables, nothing else
+    (the ECS runtime reads the administrator's keys from the stack's credentials file)."""
     return {
         "AWS_ENDPOINT_URL": settings.emulator_url,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
-        # The emulator accepts any key; these name no real account.
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
     }
 
 
@@ -74,7 +73,8 @@ def emulator(settings: StackSettings, seed: Path) -> Component:
             "--access-log",
             str(access_log(settings)),
         ],
-        env={**base_env(settings), "PYTHONUNBUFFERED": "1"},
+        # IAM enforced from the first request, as on AWS: the seed creates the administrator.
+        env={**base_env(settings), "PYTHONUNBUFFERED": "1", "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
         port=settings.ports.emulator,
     )
 
@@ -112,6 +112,8 @@ def ecs_runtime(settings: StackSettings, state_dir: Path, images: Path) -> Compo
             REGION,
             "--wait-for-endpoint",
             str(EMULATOR_WAIT_S),
+            "--credentials-file",
+            str(credentials.credentials_file(settings)),
         ],
         env={**base_env(settings), **aws_env(settings), "PYTHONUNBUFFERED": "1"},
         port=None,

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 
 from localstack.seed import ensure_role
-from repository_manager import iam, instance_config
+from repository_manager import credentials, iam, instance_config
 from repository_manager.deploy import CODE_LOCATION, DAEMON, WEBSERVER, CodeLocation, Platform
 from repository_manager.devstack import postgres
 from repository_manager.settings import (
@@ -71,13 +71,12 @@ def build_platform_image(settings: StackSettings) -> None:
 
 
 def emulator_client(settings: StackSettings, service: str) -> Any:
-    """A boto3 client of the local stack's emulator (its keys name no real account)."""
+    """A boto3 client of the local stack's emulator, signed as its administrator."""
     return boto3.client(  # type: ignore[call-overload]
         service,
         endpoint_url=settings.emulator_url,
         region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        **credentials.for_stack(settings).client_kwargs(),
     )
 
 
@@ -118,10 +117,10 @@ def local_platform(
         "clusters"
     ][0]["clusterArn"]
 
+    iam_client = emulator_client(settings, "iam")
+
     def role(name: str, policy: dict[str, Any]) -> str:
-        return ensure_role(
-            settings.emulator_url, REGION, f"{STACK_NAME}-{name}", iam.ECS_TASKS_TRUST, policy
-        )
+        return ensure_role(iam_client, f"{STACK_NAME}-{name}", iam.ECS_TASKS_TRUST, policy)
 
     location_roles = {
         MAIN_LOCATION: role(

@@ -22,7 +22,7 @@ import psutil
 from rich.console import Console
 
 from localstack.seed import SeedSpec
-from repository_manager import deploy, stackfile
+from repository_manager import credentials, deploy, stackfile
 from repository_manager.devstack import components as c
 from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
 from repository_manager.devstack.logs import CloudWatchSource, FileSource, LogSource
@@ -168,12 +168,13 @@ def _failed_task(settings: StackSettings) -> str | None:
     return None
 
 
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 
 
 def _client(settings: StackSettings, service: str) -> Any:
-    """One client per emulator and service: the wait loops ask every few tenths of a second."""
-    key = (settings.emulator_url, service)
+    """One client per emulator, service and key: the wait loops ask every few tenths of a
+    second. The administrator's key exists once the emulator has seeded itself."""
+    key = (settings.emulator_url, service, credentials.for_stack(settings).aws_access_key_id)
     if key not in _clients:
         _clients[key] = local_platform.emulator_client(settings, service)
     return _clients[key]
@@ -183,7 +184,7 @@ def _warm_clients(settings: StackSettings) -> None:
     """Loads the API models of every emulator client ``dev up`` makes while the emulator boots:
     boto3's default session then makes each later client in milliseconds."""
     for service in EMULATOR_SERVICES:
-        _client(settings, service)
+        local_platform.emulator_client(settings, service)
 
 
 class _Starter:
@@ -356,6 +357,8 @@ def seed_spec(settings: StackSettings, password: str) -> SeedSpec:
             f"/{local_platform.STACK_NAME}/{name}"
             for name in ("webserver", "daemon", f"code-locations/{MAIN_LOCATION}")
         ),
+        admin_user=credentials.ADMIN_USER,
+        credentials_file=str(credentials.credentials_file(settings)),
     )
 
 

@@ -8,12 +8,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from repository_manager.credentials import Credentials, for_stack
+from repository_manager.settings import StackSettings
+
 REGION = "ap-southeast-2"
 _PROBE_ARN = "arn:aws:application-autoscaling:ap-southeast-2:123456789012:scalable-target/probe"
 
 
 def client(service: str, endpoint_url: str | None) -> Any:
-    """A client for AWS (``endpoint_url`` None) or for the emulator (test credentials)."""
+    """A client for AWS (``endpoint_url`` None) or for the emulator (as the stack's
+    administrator where ``endpoint_url`` is the stack's own, else with placeholder keys)."""
     config = Config(
         retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=20
     )
@@ -23,10 +27,14 @@ def client(service: str, endpoint_url: str | None) -> Any:
         service,
         region_name=REGION,
         endpoint_url=endpoint_url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
         config=config,
+        **emulator_credentials(endpoint_url).client_kwargs(),
     )
+
+
+def emulator_credentials(endpoint_url: str) -> Credentials:
+    settings = StackSettings.from_env()
+    return for_stack(settings if settings.emulator_url == endpoint_url else None)
 
 
 def s3_client(endpoint_url: str | None) -> Any:

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from repository_manager import stackfile
 from repository_manager.infra import InfraError, progress
 from repository_manager.infra.binary import find_binary
-from repository_manager.infra.emulator import client
+from repository_manager.infra.emulator import client, emulator_credentials
 from repository_manager.infra.mirror import find_mirror, write_cli_config
 from repository_manager.settings import StackSettings
 
@@ -153,6 +153,12 @@ class InfraRunner:
             TF_IN_AUTOMATION="1",
             CHECKPOINT_DISABLE="1",
         )
+        if self.env == "local" and self._emulator_url is not None:
+            # The provider signs as the stack's administrator (IAM is enforced locally too);
+            # never with the shell's own AWS profile.
+            for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                env.pop(key, None)
+            env.update(emulator_credentials(self._emulator_url).environment())
         return env
 
     def sync_config(self) -> None:

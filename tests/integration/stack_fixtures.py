@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psutil
 
 from repository_manager.settings import STACK_TAG
@@ -36,6 +39,30 @@ class LocalStack:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port(name)}"
+
+    def credentials(self) -> dict[str, str]:
+        """The stack's administrator keys (IAM is enforced in every stack)."""
+        keys = json.loads((self.state_dir / "credentials.json").read_text())
+        return {str(k): str(v) for k, v in keys.items()}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the stack's emulator, signed as its administrator."""
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.url("emulator"),
+            region_name="ap-southeast-2",
+            **self.credentials(),
+        )
+
+    def aws_env(self) -> dict[str, str]:
+        """The shell variables `dagster-ecs dev env` prints."""
+        keys = self.credentials()
+        return {
+            "AWS_ENDPOINT_URL": self.url("emulator"),
+            "AWS_DEFAULT_REGION": "ap-southeast-2",
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+        }
 
     def processes(self) -> list[psutil.Process]:
         """Every live process tagged with this stack's state dir (components and their children)."""

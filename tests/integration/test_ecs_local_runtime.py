@@ -18,7 +18,7 @@ __all__ = ["ecs_env"]
 # Exits with code 3 on SIGUSR1, so a test can make a task fail with a known exit code.
 SERVER = (
     "import signal, sys, time; signal.signal(signal.SIGUSR1, lambda *a: sys.exit(3)); "
-    "print('up', flush=True); time.sleep(600)"
+    "open('usr1-ready', 'w').close(); print('up', flush=True); time.sleep(600)"
 )
 # Ignores SIGTERM, then reports healthy: a test stops it only once the handler is in place.
 STUBBORN = (
@@ -50,7 +50,10 @@ def test_service_runs_desired_count_and_replaces_a_failed_task(ecs_env: EcsEnv) 
     assert service["deployments"][0]["rolloutState"] == "COMPLETED"
 
     victim = tasks[0]
-    container_child(_pid(victim)).send_signal(signal.SIGUSR1)
+    child = container_child(_pid(victim))
+    # On a loaded machine the task may be RUNNING before its handler is in place.
+    wait_for(lambda: os.path.exists(os.path.join(child.cwd(), "usr1-ready")), 30, "the handler")
+    child.send_signal(signal.SIGUSR1)
     stopped = ecs_env.wait_status(victim["taskArn"], "STOPPED")
     assert stopped["containers"][0]["exitCode"] == 3
     assert stopped["stoppedReason"] == "Essential container in task exited"

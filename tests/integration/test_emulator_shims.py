@@ -3,6 +3,7 @@ a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap shows up he
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -10,6 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.integration.conftest import running_emulator
 from tests.integration.test_ecs_local_shims import plain_emulator
 
 __all__ = ["plain_emulator"]
@@ -125,3 +127,72 @@ def test_one_region_table_answers_as_plain_moto(emulator: str, plain_emulator: s
     assert "ap-southeast-2" in regions
     assert zones == ["ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c"]
     assert (regions, zones) == _regions_and_zones(plain_emulator)
+
+
+def _policy(action: str, resource: str) -> dict[str, Any]:
+    statement = {"Effect": "Allow", "Action": action, "Resource": resource}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _secret_reader(url: str) -> tuple[Any, Any, str, str]:
+    """With IAM enforced: an administrator (the first calls are free) makes two secrets and a
+    user allowed GetSecretValue on the first secret's ARN only."""
+    admin = boto3.session.Session("test", "test", region_name="ap-southeast-2")
+    iam = admin.client("iam", endpoint_url=url)
+    iam.create_user(UserName="root")
+    iam.put_user_policy(
+        UserName="root",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+    root_key = iam.create_access_key(UserName="root")["AccessKey"]
+    root = boto3.session.Session(
+        root_key["AccessKeyId"], root_key["SecretAccessKey"], region_name="ap-southeast-2"
+    )
+    secrets = root.client("secretsmanager", endpoint_url=url)
+    granted = secrets.create_secret(Name="granted", SecretString="yes")["ARN"]
+    other = secrets.create_secret(Name="other", SecretString="no")["ARN"]
+    root_iam = root.client("iam", endpoint_url=url)
+    root_iam.create_user(UserName="reader")
+    root_iam.put_user_policy(
+        UserName="reader",
+        PolicyName="one-secret",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": granted,
+                    }
+                ],
+            }
+        ),
+    )
+    key = root_iam.create_access_key(UserName="reader")["AccessKey"]
+    reader = boto3.session.Session(
+        key["AccessKeyId"], key["SecretAccessKey"], region_name="ap-southeast-2"
+    ).client("secretsmanager", endpoint_url=url)
+    return reader, secrets, granted, other
+
+
+def test_a_secret_s_own_arn_is_what_iam_evaluates() -> None:
+    with running_emulator(env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"}) as url:
+        reader, _, granted, other = _secret_reader(url)
+        assert reader.get_secret_value(SecretId=granted)["SecretString"] == "yes"
+        assert reader.get_secret_value(SecretId="granted")["SecretString"] == "yes"
+        with pytest.raises(ClientError, match="AccessDenied"):
+            reader.get_secret_value(SecretId=other)
+
+
+def test_plain_moto_denies_a_secret_granted_by_its_arn() -> None:
+    with running_emulator("--no-ecs-hook", env={"INITIAL_NO_AUTH_ACTION_COUNT": "4"}) as url:
+        reader, _, granted, _ = _secret_reader(url)
+        with pytest.raises(ClientError, match="AccessDenied"):
+            reader.get_secret_value(SecretId=granted)

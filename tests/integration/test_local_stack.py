@@ -41,14 +41,8 @@ def _s3(stack: LocalStack) -> Any:
 
 
 def _client(stack: LocalStack, service: str) -> Any:
-    """A boto3 client of the stack's emulator."""
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    """A boto3 client of the stack's emulator, as its administrator."""
+    return stack.client(service)
 
 
 def test_status_shows_processes_and_ecs_services_healthy(stack: LocalStack) -> None:
@@ -68,9 +62,7 @@ def test_status_shows_processes_and_ecs_services_healthy(stack: LocalStack) -> N
 
 
 def test_dagster_services_run_as_ecs_tasks(stack: LocalStack) -> None:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-southeast-2"
-    )
+    session = boto3.session.Session(region_name="ap-southeast-2", **stack.credentials())
     endpoint = stack.url("emulator")
     ecs = session.client("ecs", endpoint_url=endpoint)
     services = ecs.describe_services(
@@ -105,9 +97,7 @@ def test_dagster_services_run_as_ecs_tasks(stack: LocalStack) -> None:
 
 
 def test_emulator_is_seeded(stack: LocalStack) -> None:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name="ap-southeast-2"
-    )
+    session = boto3.session.Session(region_name="ap-southeast-2", **stack.credentials())
     endpoint = stack.url("emulator")
     s3 = session.client("s3", endpoint_url=endpoint)
     assert s3.get_bucket_versioning(Bucket="dagster-ecs-local")["Status"] == "Enabled"
@@ -221,13 +211,7 @@ def test_dev_logs_shows_processes_and_services(stack: LocalStack) -> None:
 
 
 def test_service_logs_come_from_cloudwatch(stack: LocalStack) -> None:
-    env = {
-        **stack.env,
-        "AWS_ENDPOINT_URL": stack.url("emulator"),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "ap-southeast-2",
-    }
+    env = {**stack.env, **stack.aws_env()}
     shown = subprocess.run(
         [CLI, "logs", "webserver"], env=env, capture_output=True, text=True, timeout=60
     )

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
 import pytest
 
@@ -47,13 +46,7 @@ def sales(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _client(stack: LocalStack, service: str) -> Any:
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return stack.client(service)
 
 
 def _repo(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,7 +103,7 @@ def _snapshot(stack: LocalStack) -> dict[str, Any]:
     }
 
 
-def _materialize(stack: LocalStack, location: str) -> str:
+def _run(stack: LocalStack, location: str) -> tuple[str, str]:
     api = DagsterApi(stack.url("webserver"))
     run_id = api.launch_run(location, "__ASSET_JOB")
     status = wait_for(
@@ -119,8 +112,24 @@ def _materialize(stack: LocalStack, location: str) -> str:
         f"the run of {location}",
         interval=0.5,
     )
+    return run_id, str(status)
+
+
+def _materialize(stack: LocalStack, location: str) -> str:
+    run_id, status = _run(stack, location)
     assert status == "SUCCESS", f"run {run_id} of {location}: {status}"
     return run_id
+
+
+def _run_errors(stack: LocalStack, run_id: str) -> str:
+    data = DagsterApi(stack.url("webserver")).query(
+        """query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events {
+        __typename ... on ExecutionStepFailureEvent { error { message cause { message } } }
+        } } } } }""",
+        {"id": run_id},
+    )
+    events = data["runOrError"]["eventConnection"]["events"]
+    return json.dumps([e for e in events if e.get("error")])
 
 
 def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None:
@@ -262,3 +271,33 @@ def test_two_adds_of_one_name_at_once_one_wins(stack: LocalStack, sales: Path) -
     assert _snapshot(stack)["registry"] == ["repos/twin/config.yml"]
     removed = _repo(stack, "remove", "twin")
     assert removed.returncode == 0, removed.stderr
+
+
+def test_iam_confines_a_repository_to_its_own_prefix(stack: LocalStack, tmp_path: Path) -> None:
+    """A repository's code that writes into another repository's prefix is denied by IAM (the
+    stack enforces it, as AWS does); its own prefix it may write."""
+    rogue = dagster_repo(
+        tmp_path / "rogue",
+        "rogue",
+        {
+            "own_object": "import boto3, os; boto3.client('s3').put_object("
+            "Bucket=os.environ['DAGSTER_S3_BUCKET'], Key='repos/rogue/mine', Body=b'x')",
+            "hijack": "import boto3, os; boto3.client('s3').put_object("
+            "Bucket=os.environ['DAGSTER_S3_BUCKET'], Key='repos/victim/stolen', Body=b'x')",
+        },
+    )
+    added = _repo(stack, "add", "--url", url(rogue), "--name", "rogue")
+    assert added.returncode == 0, added.stdout + added.stderr
+    try:
+        run_id, status = _run(stack, "rogue")
+        assert status == "FAILURE"
+        errors = _run_errors(stack, run_id)
+        assert 'op \\"hijack\\"' in errors and "AccessDenied" in errors, errors
+        assert "when calling the PutObject operation" in errors, errors
+        s3 = _client(stack, "s3")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+        assert "repos/rogue/mine" in keys
+        assert "repos/victim/stolen" not in keys
+    finally:
+        removed = _repo(stack, "remove", "rogue", "--purge")
+        assert removed.returncode == 0, removed.stderr

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
 import pytest
 
@@ -35,13 +34,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStac
 
 
 def _services(stack: LocalStack) -> dict[str, int]:
-    ecs: Any = boto3.client(  # type: ignore[call-overload]
-        "ecs",
-        endpoint_url=stack.url("emulator"),
-        region_name="ap-southeast-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    ecs: Any = stack.client("ecs")
     arns = ecs.list_services(cluster="dagster-ecs")["serviceArns"]
     described = ecs.describe_services(cluster="dagster-ecs", services=arns)["services"]
     return {s["serviceName"]: s["runningCount"] for s in described}

@@ -14,9 +14,9 @@ terraform {
 
 
 provider "aws" {
-  region                      = var.region
-  access_key                  = "test"
-  secret_key                  = "test"
+  region = var.region
+  # Credentials: the infra CLI sets AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to the stack's
+  # administrator (IAM is enforced in the emulator, as on AWS).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
