@@ -16,9 +16,9 @@ SERVICE ?= webserver
 INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev stop status dev-logs dev-reset deploy logs test test-unit test-integration \
+.PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration \
 	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
-	add-repo dev-add-repo remove-repo list-repos repo-logs
+	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ install: $(INSTALLED) ## Create .venv and install the project
 
 dev: $(INSTALLED) ## Start the local stack in the background and print the UI URL
 	$(DAGSTER_ECS) dev up
+
+dev-with-repos: $(INSTALLED) ## The local stack with every repository it had registered
+	$(DAGSTER_ECS) dev up --with-repos
 
 stop: ## Stop every process of the local stack
 	@if [ -x $(DAGSTER_ECS) ]; then $(DAGSTER_ECS) dev stop; else echo "nothing was running"; fi
@@ -79,6 +82,12 @@ add-repo: $(INSTALLED) ## Add a Git repository as a code location: make add-repo
 	  $(if $(PYTHON_FILE),--python-file "$(PYTHON_FILE)") $(if $(MODULE),--module "$(MODULE)") $(REPO_FLAGS)
 
 dev-add-repo: add-repo ## add-repo against the dev stack (the production design's name)
+
+update-repo: $(INSTALLED) ## Fetch, rebuild if the commit moved, roll the service: make update-repo REPO_NAME=…
+	$(DAGSTER_ECS) repo update "$(REPO_NAME)" $(REPO_FLAGS)
+
+sync-repos: $(INSTALLED) ## Fetch every repository, roll those whose commit moved
+	$(DAGSTER_ECS) repo sync $(REPO_FLAGS)
 
 remove-repo: $(INSTALLED) ## Remove a repository and all its resources: make remove-repo REPO_NAME=… [PURGE=1]
 	$(DAGSTER_ECS) repo remove "$(REPO_NAME)" $(if $(filter 1 true yes,$(PURGE)),--purge) $(REPO_FLAGS)

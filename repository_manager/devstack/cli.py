@@ -32,15 +32,40 @@ def _settings() -> StackSettings:
 
 
 @dev_app.command("up")
-def up() -> None:
+def up(
+    with_repos: Annotated[
+        bool,
+        typer.Option("--with-repos", help="Add again every repository this stack had registered."),
+    ] = False,
+) -> None:
     """Start the stack in the background, wait until all is healthy, print the UI URL."""
     settings = _settings()
     try:
-        stack.up(settings, console)
+        started = stack.up(settings, console)
     except (stack.StackError, PostgresError) as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    if with_repos:
+        _add_remembered(started)
     _exit_at_once()
+
+
+def _add_remembered(settings: StackSettings) -> None:
+    from repository_manager.repos import manager
+    from repository_manager.repos.errors import RepoError
+    from repository_manager.repos.targets import dev_target
+
+    try:
+        failures = manager.add_remembered(
+            dev_target(settings), lambda line: console.print(f"  [dim]…[/dim] {line}")
+        )
+    except RepoError as error:
+        failures = [str(error)]
+    for failure in failures:
+        error_console.print(f"[red]error:[/red] {failure}")
+    if failures:
+        sys.stdout.flush()
+        os._exit(1)
 
 
 def _exit_at_once() -> None:

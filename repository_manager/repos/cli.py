@@ -60,6 +60,35 @@ def add(
     console.print(f"[bold]{config.name} added[/bold]: {target.ui_link(config.name)}")
 
 
+@repo_app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="Repository name.")],
+    force: Annotated[
+        bool, typer.Option(help="Rebuild and roll even if the commit is the same.")
+    ] = False,
+    env: EnvOption = "dev",
+) -> None:
+    """Fetch the branch; if its commit moved, rebuild the image and roll the service."""
+    try:
+        config = manager.update_repo(target_for(env), name, _progress, force=force)
+    except RepoError as error:
+        _fail(error)
+        return
+    if config is not None:
+        console.print(f"[bold]{name} updated[/bold] to {(config.commit or '')[:12]}")
+
+
+@repo_app.command("sync")
+def sync(env: EnvOption = "dev") -> None:
+    """Fetch every repository; roll those whose commit moved."""
+    try:
+        updated = manager.sync_repos(target_for(env), _progress)
+    except RepoError as error:
+        _fail(error)
+        return
+    console.print(f"updated: {', '.join(updated)}" if updated else "every repository is current")
+
+
 @repo_app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="Repository name.")],
@@ -100,6 +129,34 @@ def list_command(env: EnvOption = "dev") -> None:
             row.ui,
         )
     console.print(table)
+
+
+@repo_app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8710,
+    env: EnvOption = "dev",
+) -> None:
+    """Serve the Repository Manager REST API (OpenAPI at /docs); bearer token from Secrets
+    Manager (secret dagster-ecs/repository-manager-token, created when missing)."""
+    import uvicorn
+
+    from repository_manager.repos.api import TOKEN_SECRET, create_app, ensure_token
+
+    try:
+        first = target_for(env)
+    except RepoError as error:
+        _fail(error)
+        return
+    token = ensure_token(first.client("secretsmanager"))
+    console.print(
+        f"Repository Manager on http://{host}:{port} (token: Secrets Manager {TOKEN_SECRET})"
+    )
+    uvicorn.run(
+        create_app(lambda: target_for(env), token), host=host, port=port, log_level="warning"
+    )
 
 
 @repo_app.command("logs")

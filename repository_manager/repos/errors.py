@@ -12,6 +12,14 @@ class RepoError(RuntimeError):
         self.details: tuple[str, ...] = tuple(details)
 
 
+class NotFound(RepoError):
+    """What the command names does not exist (HTTP 404)."""
+
+
+class Conflict(RepoError):
+    """It exists already, or another command is changing it (HTTP 409)."""
+
+
 def one_line(text: str) -> str:
     """Collapses whitespace (newlines included) so a message always prints as one line."""
     return " ".join(text.split())

@@ -28,7 +28,7 @@ from repository_manager.repos.build import BuiltImage, build_image
 from repository_manager.repos.config import RepoConfig
 from repository_manager.repos.definitions import DefinitionsTarget, find_definitions
 from repository_manager.repos.ecr import record_in_ecr
-from repository_manager.repos.errors import RepoError
+from repository_manager.repos.errors import Conflict, NotFound, RepoError
 from repository_manager.repos.import_check import check_definitions
 from repository_manager.repos.registry import Registry
 from repository_manager.repos.resources import Progress, Undo
@@ -74,10 +74,11 @@ class RepoTarget:
         return f"{self.webserver_url}/locations/{name}/assets" if self.webserver_url else None
 
 
-def _validate(target: RepoTarget, request: AddRequest) -> RepoConfig:
+def validate_new(target: RepoTarget, request: AddRequest) -> RepoConfig:
+    """Everything add-repo checks before it creates anything."""
     config = RepoConfig.parse(request.model_dump(exclude_none=True))
     if target.registry.get(config.name) is not None:
-        raise RepoError(
+        raise Conflict(
             f"repository {config.name!r} is already registered; update it with "
             f"`make update-repo REPO_NAME={config.name}` or remove it first"
         )
@@ -86,7 +87,7 @@ def _validate(target: RepoTarget, request: AddRequest) -> RepoConfig:
         cluster=target.platform.cluster, services=[resources.service_name(config.name)]
     )["services"]
     if any(s.get("status") == "ACTIVE" for s in described):
-        raise RepoError(
+        raise Conflict(
             f"an ECS service {resources.service_name(config.name)} already runs in cluster "
             f"{target.platform.cluster}; remove it first"
         )
@@ -141,6 +142,44 @@ def _image_annotations(image: BuiltImage) -> dict[str, str]:
     }
 
 
+def remembered(target: RepoTarget) -> list[RepoConfig]:
+    """The repositories this stack had registered, kept in its state folder: the emulator's
+    registry lives in memory, `make dev-with-repos` adds them again after a restart."""
+    folder = target.work_dir / "registered"
+    return [RepoConfig.from_yaml(path.read_text()) for path in sorted(folder.glob("*.yml"))]
+
+
+def remember(target: RepoTarget, config: RepoConfig) -> None:
+    folder = target.work_dir / "registered"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{config.name}.yml").write_text(config.to_yaml())
+
+
+def forget(target: RepoTarget, name: str) -> None:
+    (target.work_dir / "registered" / f"{name}.yml").unlink(missing_ok=True)
+
+
+def add_remembered(target: RepoTarget, progress: Progress) -> list[str]:
+    """Adds every remembered repository not registered now; returns one line per failure."""
+    failures = []
+    for config in remembered(target):
+        if target.registry.get(config.name) is not None:
+            continue
+        request = AddRequest(
+            name=config.name,
+            git_url=config.git_url,
+            branch=config.branch,
+            python_file=config.python_file,
+            module=config.module,
+        )
+        progress(f"adding {config.name} ({git.redact(config.git_url)})")
+        try:
+            add_repo(target, request, progress)
+        except RepoError as error:
+            failures.append(f"{config.name}: {error}")
+    return failures
+
+
 def build_and_check(
     target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress
 ) -> RepoConfig:
@@ -192,7 +231,7 @@ def _ecr_exists(ecr: Any, repository: str) -> bool:
 
 def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> RepoConfig:
     """Registers a repository as a code location; returns its registered config."""
-    config = _validate(target, request)
+    config = validate_new(target, request)
     registry = target.registry
     with registry.lock(config.name, "add-repo"):
         undo = Undo()
@@ -200,10 +239,10 @@ def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> Rep
             config = build_and_check(target, config, undo, progress)
             create_location(target, config, undo, progress)
             registry.create(config)
-            undo.add(
-                f"registry entry repos/{config.name}/config.yml",
-                lambda: registry.delete(config.name),
-            )
+            name = config.name
+            undo.add(f"registry entry repos/{name}/config.yml", lambda: registry.delete(name))
+            remember(target, config)
+            undo.add("the local record", lambda: forget(target, name))
             progress(f"registered repos/{config.name}/config.yml")
             wait_loaded(target, config.name, progress)
         except BaseException:
@@ -236,11 +275,15 @@ def create_location(target: RepoTarget, config: RepoConfig, undo: Undo, progress
 
 
 def wait_loaded(
-    target: RepoTarget, name: str, progress: Progress, timeout: float = LOADED_TIMEOUT_S
+    target: RepoTarget,
+    name: str,
+    progress: Progress,
+    timeout: float = LOADED_TIMEOUT_S,
+    host: str | None = None,
 ) -> None:
-    """Until the webserver serves the location LOADED; a location whose code fails to load is
-    an error with Dagster's message. Reloads the location itself once it appears, rather than
-    waiting for the workspace watcher's next retry."""
+    """Until the webserver serves the location LOADED (from ``host``, the new task's address,
+    when given: after a rollout the old task's location is LOADED too). Reloads the location
+    itself once it appears, rather than waiting for the workspace watcher's next retry."""
     if target.webserver_url is None:
         return
     api = DagsterApi(target.webserver_url, timeout=30)
@@ -249,7 +292,8 @@ def wait_loaded(
     while time.monotonic() < deadline:
         try:
             status = api.location_statuses().get(name, "missing")
-            if status == "LOADED":
+            moved = host is None or api.location_hosts().get(name) == host
+            if status == "LOADED" and moved:
                 progress(f"location {name} LOADED in the webserver")
                 return
             if status != "missing":
@@ -263,15 +307,111 @@ def wait_loaded(
     )
 
 
+def task_address(ecs: Any, cluster: str, service: str, task_definition: str) -> str | None:
+    """The private IPv4 of the service's task running ``task_definition``."""
+    arns = ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    for task in tasks:
+        if task["taskDefinitionArn"] != task_definition:
+            continue
+        for attachment in task.get("attachments", []):
+            for detail in attachment.get("details", []):
+                if detail.get("name") == "privateIPv4Address":
+                    return str(detail["value"])
+    return None
+
+
+def registered(target: RepoTarget, name: str) -> tuple[RepoConfig, str]:
+    found = target.registry.get(name)
+    if found is None:
+        known = ", ".join(target.registry.names()) or "none"
+        raise NotFound(f"no repository {name!r} is registered; registered: {known}")
+    return found
+
+
+def update_repo(
+    target: RepoTarget, name: str, progress: Progress, *, force: bool = False
+) -> RepoConfig | None:
+    """Fetches the branch; where its commit moved (or with ``force``), rebuilds the image and
+    rolls the service to a new revision, then re-registers. Returns None when nothing moved.
+
+    The registry keeps the old commit until the new revision runs: a rollout that ECS's circuit
+    breaker rolls back leaves the repository registered as it was.
+    """
+    config, etag = registered(target, name)
+    head = git.remote_head(config.git_url, config.branch)
+    if head == config.commit and not force:
+        progress(f"{name} is at {head[:12]}, the head of {config.branch}: nothing to do")
+        return None
+    with target.registry.lock(name, "update-repo"):
+        undo = Undo()
+        try:
+            updated = build_and_check(target, config, undo, progress)
+        except BaseException:
+            undo.run(progress)
+            raise
+        undo.steps.clear()
+        address = roll_location(target, updated, progress)
+        target.registry.replace(updated, etag)
+        remember(target, updated)
+        progress(f"registered {updated.name} at {(updated.commit or '')[:12]}")
+        wait_loaded(target, name, progress, host=address)
+    return updated
+
+
+def roll_location(target: RepoTarget, config: RepoConfig, progress: Progress) -> str | None:
+    """A new task definition revision with the new image, and a rolling update to it; returns
+    the address of the task that runs it."""
+    from repository_manager.deploy import DeployError, wait_stable
+
+    ecs = target.client("ecs")
+    service = resources.service_name(config.name)
+    described = ecs.describe_services(cluster=target.platform.cluster, services=[service])
+    active = [s for s in described["services"] if s.get("status") == "ACTIVE"]
+    if not active:
+        raise RepoError(
+            f"repository {config.name!r} is registered but has no service {service}; remove it "
+            f"and add it again (`make remove-repo REPO_NAME={config.name}`)"
+        )
+    current = ecs.describe_task_definition(taskDefinition=active[0]["taskDefinition"])
+    container = current["taskDefinition"]["containerDefinitions"][0]
+    port = int(container["portMappings"][0]["containerPort"])
+    role = str(current["taskDefinition"]["taskRoleArn"])
+    resources.put_role_policy(target.client("iam"), target.platform, config)
+    assert config.image is not None
+    location = resources.location_of(config, role, config.image, port)
+    platform = dataclasses.replace(target.platform, code_locations={config.name: location})
+    revision = resources.register_task_definition(ecs, platform, config.name, Undo(), fresh=False)
+    ecs.update_service(cluster=target.platform.cluster, service=service, taskDefinition=revision)
+    progress(f"rolling {service} to {revision.rsplit('/', 1)[-1]}")
+    try:
+        wait_stable(
+            ecs,
+            target.platform.cluster,
+            [service],
+            timeout=LOADED_TIMEOUT_S,
+            deployed={service: revision},
+        )
+    except DeployError as error:
+        raise RepoError(str(error)) from None
+    progress(f"{service} runs {revision.rsplit('/', 1)[-1]}")
+    return task_address(ecs, target.platform.cluster, service, revision)
+
+
+def sync_repos(target: RepoTarget, progress: Progress) -> list[str]:
+    """Updates every registered repository whose branch moved; returns the updated ones."""
+    updated = []
+    for name in target.registry.names():
+        if update_repo(target, name, progress) is not None:
+            updated.append(name)
+    return updated
+
+
 def remove_repo(target: RepoTarget, name: str, *, purge: bool, progress: Progress) -> None:
     """Deletes every resource of the repository (in ECS's order) and its registry entry; with
     ``purge`` also everything under its S3 prefix, never another's."""
     registry = target.registry
-    found = registry.get(name)
-    if found is None:
-        known = ", ".join(registry.names()) or "none"
-        raise RepoError(f"no repository {name!r} is registered; registered: {known}")
-    config, _ = found
+    config, _ = registered(target, name)
     platform = target.platform
     with registry.lock(name, "remove-repo"):
         ecs = target.client("ecs")
@@ -290,6 +430,7 @@ def remove_repo(target: RepoTarget, name: str, *, purge: bool, progress: Progres
             count = purge_prefix(target.client("s3"), platform.bucket, f"repos/{name}/", keep=[])
             progress(f"purged {count} object version(s) under repos/{name}/")
         registry.delete(name)
+        forget(target, name)
         shutil.rmtree(target.work_dir / "checkouts" / name, ignore_errors=True)
         progress(f"unregistered {config.name}")
 

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from repository_manager.repos.config import RepoConfig
-from repository_manager.repos.errors import RepoError
+from repository_manager.repos.errors import Conflict, RepoError
 
 LOCKS = "registry/locks"
 
@@ -71,7 +71,7 @@ class Registry:
             )
         except ClientError as error:
             if _code(error) == "PreconditionFailed":
-                raise RepoError(f"repository {config.name!r} is already registered") from None
+                raise Conflict(f"repository {config.name!r} is already registered") from None
             raise
 
     def replace(self, config: RepoConfig, etag: str) -> None:
@@ -109,7 +109,7 @@ class Registry:
         except ClientError as error:
             if _code(error) != "PreconditionFailed":
                 raise
-            raise RepoError(
+            raise Conflict(
                 f"repository {name!r} is being changed by another command ({self._holder(key)}); "
                 f"wait for it, or if none runs delete s3://{self.bucket}/{key}"
             ) from None

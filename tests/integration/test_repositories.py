@@ -14,10 +14,11 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 
 from repository_manager.dagster_api import DagsterApi
-from tests.integration.conftest import wait_for
-from tests.integration.repo_fixtures import dagster_repo, url
+from tests.integration.conftest import free_port, wait_for
+from tests.integration.repo_fixtures import commit_all, dagster_repo, url, write_assets
 from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
 
 pytestmark = pytest.mark.integration
@@ -301,3 +302,143 @@ def test_iam_confines_a_repository_to_its_own_prefix(stack: LocalStack, tmp_path
     finally:
         removed = _repo(stack, "remove", "rogue", "--purge")
         assert removed.returncode == 0, removed.stderr
+
+
+def test_update_rolls_a_new_commit_and_nothing_else(stack: LocalStack, tmp_path: Path) -> None:
+    folder = dagster_repo(tmp_path / "growing", "growing", {"first_asset": "return 1"})
+    added = _repo(stack, "add", "--url", url(folder), "--name", "growing")
+    assert added.returncode == 0, added.stdout + added.stderr
+    pids = _dagster_pids(stack)
+    try:
+        unchanged = _repo(stack, "update", "growing")
+        assert unchanged.returncode == 0, unchanged.stderr
+        assert "nothing to do" in unchanged.stdout
+        write_assets(folder, "growing", {"first_asset": "return 1", "second_asset": "return 2"})
+        commit = commit_all(folder, "second asset")
+        updated = _repo(stack, "update", "growing")
+        assert updated.returncode == 0, updated.stdout + updated.stderr
+        assert f"updated to {commit[:12]}" in updated.stdout
+        service = _client(stack, "ecs").describe_services(
+            cluster="dagster-ecs", services=["cl-growing"]
+        )["services"][0]
+        assert service["taskDefinition"].endswith("dagster-ecs-cl-growing:2")
+        api = DagsterApi(stack.url("webserver"))
+        names = {
+            a["assetKey"]["path"][-1]
+            for a in api.query("{assetNodes{assetKey{path}}}")["assetNodes"]
+        }
+        assert {"first_asset", "second_asset"} <= names
+        registered = (
+            _client(stack, "s3")
+            .get_object(Bucket=BUCKET, Key="repos/growing/config.yml")["Body"]
+            .read()
+            .decode()
+        )
+        assert f"commit: {commit}" in registered
+        assert _dagster_pids(stack) == pids
+    finally:
+        removed = _repo(stack, "remove", "growing")
+        assert removed.returncode == 0, removed.stderr
+
+
+@pytest.fixture
+def service(stack: LocalStack) -> Iterator[tuple[str, str]]:
+    """The Repository Manager Service as a real process on a free port; (URL, token)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [CLI, "repo", "serve", "--port", str(port)],
+        env=stack.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/openapi.json", timeout=2).ok, 60, "the service")
+        token = _client(stack, "secretsmanager").get_secret_value(
+            SecretId="dagster-ecs/repository-manager-token"
+        )["SecretString"]
+        yield base, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_rest_api_adds_lists_and_removes(
+    stack: LocalStack, sales: Path, service: tuple[str, str]
+) -> None:
+    base, token = service
+    auth = {"Authorization": f"Bearer {token}"}
+    schema = requests.get(f"{base}/openapi.json", timeout=10).json()
+    assert {"/repos", "/repos/{name}", "/operations/{operation_id}"} <= set(schema["paths"])
+    assert requests.get(f"{base}/repos", timeout=10).status_code == 401
+    wrong = requests.get(f"{base}/repos", headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert wrong.status_code == 401
+
+    before = _snapshot(stack)
+    for body, status, text in (
+        ({"name": "Bad", "git_url": url(sales)}, 400, "lowercase"),
+        ({"name": "main", "git_url": url(sales)}, 400, "reserved"),
+        ({"name": "api", "git_url": "https://u:secret@example.com/r.git"}, 400, "credential"),
+        ({"git_url": url(sales)}, 422, "name"),
+    ):
+        refused = requests.post(f"{base}/repos", json=body, headers=auth, timeout=30)
+        assert refused.status_code == status, refused.text
+        detail = refused.json()["detail"]
+        assert isinstance(detail, str) and "\n" not in detail and text in detail.lower(), detail
+        assert "secret" not in refused.text
+    assert _snapshot(stack) == before
+
+    accepted = requests.post(
+        f"{base}/repos", json={"name": "api", "git_url": url(sales)}, headers=auth, timeout=30
+    )
+    assert accepted.status_code == 202, accepted.text
+    done = wait_for(
+        lambda: (
+            (op := requests.get(accepted.json()["url"], headers=auth, timeout=10).json())["status"]
+            != "running"
+            and op
+        ),
+        300,
+        "the add operation",
+        interval=0.5,
+    )
+    assert done["status"] == "succeeded", done
+    assert "location api LOADED in the webserver" in done["progress"]
+    again = requests.post(
+        f"{base}/repos", json={"name": "api", "git_url": url(sales)}, headers=auth, timeout=30
+    )
+    assert again.status_code == 409 and "already registered" in again.json()["detail"]
+    listed = requests.get(f"{base}/repos", headers=auth, timeout=30).json()
+    assert [row["name"] for row in listed] == ["api"]
+    assert requests.get(f"{base}/repos/nope", headers=auth, timeout=10).status_code == 404
+
+    removing = requests.delete(f"{base}/repos/api", headers=auth, timeout=30)
+    assert removing.status_code == 202
+    removed = wait_for(
+        lambda: (
+            (op := requests.get(removing.json()["url"], headers=auth, timeout=10).json())["status"]
+            != "running"
+            and op
+        ),
+        300,
+        "the remove operation",
+        interval=0.5,
+    )
+    assert removed["status"] == "succeeded", removed
+    assert _snapshot(stack)["services"] == before["services"]
+
+
+def test_dev_with_repos_adds_them_again_after_a_restart(stack: LocalStack, sales: Path) -> None:
+    """The emulator's registry lives in memory; the stack remembers what it had registered."""
+    added = _repo(stack, "add", "--url", url(sales), "--name", "keeper")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert stack.cli("stop").returncode == 0
+    again = stack.cli("up", "--with-repos", timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "location keeper LOADED in the webserver" in again.stdout
+    api = DagsterApi(stack.url("webserver"))
+    assert api.location_statuses() == {"main": "LOADED", "keeper": "LOADED"}
+    assert _snapshot(stack)["registry"] == ["repos/keeper/config.yml"]
+    removed = _repo(stack, "remove", "keeper")
+    assert removed.returncode == 0, removed.stderr
+    assert not (stack.state_dir / "repos" / "registered" / "keeper.yml").exists()

@@ -35,7 +35,11 @@ def test_every_run_is_its_own_ecs_task() -> None:
     assert launcher == {
         "module": "dagster_aws.ecs",
         "class": "EcsRunLauncher",
-        "config": {"include_sidecars": False, "use_current_ecs_task_config": True},
+        "config": {
+            "include_sidecars": False,
+            "use_current_ecs_task_config": True,
+            "secrets_tag": None,
+        },
     }
 
 

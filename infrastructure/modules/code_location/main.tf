@@ -41,21 +41,34 @@ resource "aws_iam_role" "this" {
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
+# The same policy as repository_manager/iam.py's code_location_policy (what add-repo creates).
 data "aws_iam_policy_document" "repo" {
   statement {
-    sid       = "ListOwnPrefix"
+    sid       = "ListOwnPrefixes"
     actions   = ["s3:ListBucket"]
     resources = [var.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["repos/${var.name}/*"]
+      values   = ["repos/${var.name}/*", "repos/shared/*"]
     }
   }
   statement {
     sid       = "ReadWriteOwnPrefix"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${var.bucket_arn}/repos/${var.name}/*"]
+  }
+  statement {
+    sid       = "ReadShared"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/repos/shared/*"]
+  }
+  # The registry entry is the control plane's: a repository's code may not rewrite it.
+  statement {
+    sid       = "RegistryIsTheControlPlanes"
+    effect    = "Deny"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arn}/repos/${var.name}/config.yml"]
   }
 }
 
