@@ -127,29 +127,20 @@ class BenchStack:
         return found
 
     def rss_by_role(self) -> dict[str, float]:
-        """MB per role: each code location's tree by its location name, webserver, daemon."""
+        """MB per role: each code location's process tree (the code-server proxy and the server
+        it runs) by its location name, the webserver's and the daemon's; each process once."""
         roles: dict[str, float] = {}
         for proc in self.processes():
             try:
-                line = proc.cmdline()
-                rss = proc.memory_info().rss / MB
+                role = _role(proc.cmdline())
+                parent = proc.parent()
+                if role is None or (parent is not None and _role(parent.cmdline()) == role):
+                    continue
+                tree = [proc, *proc.children(recursive=True)]
+                rss = sum(member.memory_info().rss for member in tree) / MB
             except psutil.NoSuchProcess:
                 continue
-            text = " ".join(line)
-            if "--location-name" in line:
-                role = f"location {line[line.index('--location-name') + 1]}"
-            elif "dagster-webserver" in text and "repository_manager.workspace" not in text:
-                role = "webserver"
-            elif "dagster-daemon" in text and "repository_manager.workspace" not in text:
-                role = "daemon"
-            else:
-                continue
             roles[role] = roles.get(role, 0.0) + rss
-            for child in proc.children(recursive=True):
-                try:
-                    roles[role] += child.memory_info().rss / MB
-                except psutil.NoSuchProcess:
-                    continue
         return roles
 
     def restart_path(self, location: str) -> float:
@@ -176,6 +167,18 @@ class BenchStack:
         return boto3.client(  # type: ignore[call-overload]
             service, endpoint_url=stack["emulator_url"], region_name="ap-southeast-2", **keys
         )
+
+
+def _role(line: list[str]) -> str | None:
+    text = " ".join(line)
+    if "repository_manager.workspace" in text:
+        return None
+    if "--location-name" in line:
+        return f"location {line[line.index('--location-name') + 1]}"
+    for name in ("dagster-webserver", "dagster-daemon"):
+        if name in text:
+            return name.removeprefix("dagster-")
+    return None
 
 
 def run(quick: bool = False) -> dict[str, Any]:

@@ -55,6 +55,17 @@ def build_platform_image(settings: StackSettings) -> None:
     image = {
         "pattern": PLATFORM_IMAGE_PATTERN,
         "root": sys.prefix,
+        **platform_image_config(settings),
+        "workingDirectory": str(settings.root),
+    }
+    images_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    images_file(settings).write_text(json.dumps({"images": [image]}, indent=2))
+
+
+def platform_image_config(settings: StackSettings) -> dict[str, Any]:
+    """The platform image's ENV and ENTRYPOINT (docker/Dockerfile's), which every repository's
+    image inherits: a repository's image is built on the platform image."""
+    return {
         "env": {
             "DAGSTER_HOME": str(settings.dagster_home),
             "PYTHONUNBUFFERED": "1",
@@ -63,11 +74,8 @@ def build_platform_image(settings: StackSettings) -> None:
             # Tasks share the host here: a wildcard bind becomes the task's own address.
             "DAGSTER_ECS_BIND_TASK_ADDRESS": "1",
         },
-        "workingDirectory": str(settings.root),
         "entryPoint": [str(settings.root / "docker" / "entrypoint.sh")],
     }
-    images_file(settings).parent.mkdir(parents=True, exist_ok=True)
-    images_file(settings).write_text(json.dumps({"images": [image]}, indent=2))
 
 
 def emulator_client(settings: StackSettings, service: str) -> Any:

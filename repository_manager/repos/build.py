@@ -154,6 +154,9 @@ def _install_error(stderr: str, sources: DependencySources) -> RepoError:
     )
 
 
+ENTRYPOINT_MODULES = ("__init__.py", "workspace.py", "task_address.py")
+
+
 def _copy_platform_package(venv: Path, platform_root: Path, timeout: float) -> None:
     purelib = _run_python(
         venv, ["-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], timeout
@@ -163,6 +166,12 @@ def _copy_platform_package(venv: Path, platform_root: Path, timeout: float) -> N
         Path(purelib) / PLATFORM_PACKAGE,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
+    # What docker/Dockerfile copies beside it for the image's entrypoint (workspace rendering,
+    # the task's address): a repository's image is built on the platform image.
+    entrypoint_modules = Path(purelib) / "repository_manager"
+    entrypoint_modules.mkdir(exist_ok=True)
+    for module in ENTRYPOINT_MODULES:
+        shutil.copy2(platform_root / "repository_manager" / module, entrypoint_modules / module)
     # find_spec, not import: importing dagster takes ~5 s here, and the import check imports it.
     probe = (
         "import importlib.util as u, sys; "
@@ -220,6 +229,12 @@ def _input_key(
         "files": files,
         "pins": pins,
         "platform": platform_package_hash(platform_root),
+        "entrypoint": {
+            module: hashlib.sha256(
+                (platform_root / "repository_manager" / module).read_bytes()
+            ).hexdigest()
+            for module in ENTRYPOINT_MODULES
+        },
         "python": os.path.realpath(python),
         "uv": uv_bin(),
         "sources": [sources.lock, sources.project, sources.requirements],

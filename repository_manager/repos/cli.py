@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -30,8 +31,11 @@ def _fail(error: RepoError) -> None:
     raise typer.Exit(1)
 
 
+_began = time.monotonic()
+
+
 def _progress(line: str) -> None:
-    console.print(f"  [dim]…[/dim] {line}")
+    console.print(f"  [dim]…[/dim] {line} [dim]({time.monotonic() - _began:.1f} s)[/dim]")
 
 
 @repo_app.command("add")

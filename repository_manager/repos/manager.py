@@ -37,7 +37,9 @@ from repository_manager.repos.resources import Progress, Undo
 ROOT_ANNOTATION = "dev.dagster-ecs.local.root"
 WORKDIR_ANNOTATION = "dev.dagster-ecs.local.working-directory"
 ENV_ANNOTATION = "dev.dagster-ecs.local.env"
+ENTRYPOINT_ANNOTATION = "dev.dagster-ecs.local.entrypoint"
 LOADED_TIMEOUT_S = 180.0
+RELOAD_EVERY_S = 2.0
 IMPORT_TIMEOUT_S = 120.0
 
 
@@ -62,6 +64,8 @@ class RepoTarget:
     """True where tasks share one host: each location gets its own gRPC port there."""
     environment: dict[str, str] = dataclasses.field(default_factory=dict)
     """The variables an import check runs with (bucket, region, endpoint)."""
+    base_image: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The platform image's ``env`` and ``entryPoint``, which a repository's image inherits."""
 
     @property
     def registry(self) -> Registry:
@@ -134,11 +138,14 @@ def _with_definitions(config: RepoConfig, found: DefinitionsTarget) -> RepoConfi
     return config.model_copy(update={"module": found.value, "python_file": None})
 
 
-def _image_annotations(image: BuiltImage) -> dict[str, str]:
+def _image_annotations(image: BuiltImage, base: dict[str, Any]) -> dict[str, str]:
+    """What the local tree is, as the runtime reads it: the platform image's ENV and ENTRYPOINT
+    with the repository's own variables on top (``FROM`` the platform image)."""
     return {
         ROOT_ANNOTATION: str(image.root),
         WORKDIR_ANNOTATION: str(image.working_directory),
-        ENV_ANNOTATION: json.dumps(image.env, sort_keys=True),
+        ENV_ANNOTATION: json.dumps({**base.get("env", {}), **image.env}, sort_keys=True),
+        ENTRYPOINT_ANNOTATION: json.dumps(base.get("entryPoint", [])),
     }
 
 
@@ -211,7 +218,11 @@ def build_and_check(
     repository = target.ecr_repository(config.name)
     existed = _ecr_exists(ecr, repository)
     uri = record_in_ecr(
-        ecr, repository, commit[:12], image.digest, annotations=_image_annotations(image)
+        ecr,
+        repository,
+        commit[:12],
+        image.digest,
+        annotations=_image_annotations(image, target.base_image),
     )
     if not existed:
         undo.add(
@@ -289,6 +300,7 @@ def wait_loaded(
     api = DagsterApi(target.webserver_url, timeout=30)
     deadline = time.monotonic() + timeout
     status = "missing"
+    reloaded = 0.0
     while time.monotonic() < deadline:
         try:
             status = api.location_statuses().get(name, "missing")
@@ -296,11 +308,15 @@ def wait_loaded(
             if status == "LOADED" and moved:
                 progress(f"location {name} LOADED in the webserver")
                 return
-            if status != "missing":
+            # A location that failed to load (its server not serving yet) is reloaded, every
+            # RELOAD_EVERY_S at most; one that is LOADING is left to finish.
+            failed = status.startswith("ERROR") or (status == "LOADED" and not moved)
+            if failed and time.monotonic() - reloaded >= RELOAD_EVERY_S:
+                reloaded = time.monotonic()
                 api.reload_location(name)
         except (requests.RequestException, RuntimeError):
             pass
-        time.sleep(0.5)
+        time.sleep(0.25)
     raise RepoError(
         f"location {name!r} not loaded after {timeout:.0f} s ({status}); "
         f"see `make repo-logs REPO_NAME={name}`"

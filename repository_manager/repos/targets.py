@@ -40,6 +40,7 @@ def dev_target(settings: StackSettings | None = None) -> RepoTarget:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": settings.emulator_url,
         },
+        base_image=local_platform.platform_image_config(settings),
     )
 
 

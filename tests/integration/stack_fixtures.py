@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -63,6 +64,18 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
         }
+
+    def listeners(self) -> list[tuple[str, int, int]]:
+        """(address, port, pid) of every listening socket of the stack's processes."""
+        pids = {proc.pid for proc in self.processes()}
+        found = []
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.pid in pids:
+                address = ipaddress.ip_address(conn.laddr.ip)
+                if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                    address = address.ipv4_mapped
+                found.append((str(address), int(conn.laddr.port), int(conn.pid)))
+        return found
 
     def processes(self) -> list[psutil.Process]:
         """Every live process tagged with this stack's state dir (components and their children)."""

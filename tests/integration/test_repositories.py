@@ -6,6 +6,7 @@ PostgreSQL, ECS runtime, Dagster processes).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 from collections.abc import Iterator
@@ -145,6 +146,16 @@ def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None
     assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
     assets = api.query("{assetNodes{assetKey{path}}}")["assetNodes"]
     assert {"sales_orders", "sales_total"} <= {a["assetKey"]["path"][-1] for a in assets}
+
+    listeners = stack.listeners()
+    outside = [(a, p) for a, p, _ in listeners if not ipaddress.ip_address(a).is_loopback]
+    assert outside == [], f"listening beyond loopback: {outside}"
+    definition = _client(stack, "ecs").describe_task_definition(
+        taskDefinition="dagster-ecs-cl-sales"
+    )["taskDefinition"]
+    grpc_port = definition["containerDefinitions"][0]["portMappings"][0]["containerPort"]
+    sales_listeners = [a for a, p, _ in listeners if p == grpc_port]
+    assert sales_listeners and all(a.startswith("127.1.") for a in sales_listeners), listeners
 
     after = _snapshot(stack)
     assert set(after["services"]) - set(before["services"]) == {"cl-sales"}
