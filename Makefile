@@ -18,7 +18,8 @@ INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(fi
 .DEFAULT_GOAL := help
 .PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration \
 	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
-	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs
+	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs \
+	deploy-dags rollback-dags dags-status dags-history deploy-all
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -97,6 +98,24 @@ list-repos: $(INSTALLED) ## Registered repositories: URL, branch, commit, status
 
 repo-logs: $(INSTALLED) ## A repository's code server logs: make repo-logs REPO_NAME=…
 	$(DAGSTER_ECS) repo logs "$(REPO_NAME)" $(REPO_FLAGS)
+
+DAGS_LOCATION = $(if $(REPO_NAME),--location "$(REPO_NAME)")
+
+deploy-dags: $(INSTALLED) ## Upload dags/<location>/ to S3; running code servers serve it: make deploy-dags [REPO_NAME=…] [SOURCE=dir]
+	$(DAGSTER_ECS) dags deploy $(DAGS_LOCATION) $(if $(SOURCE),--source "$(SOURCE)") $(REPO_FLAGS)
+
+rollback-dags: $(INSTALLED) ## Restore an earlier DAG deployment: make rollback-dags [REPO_NAME=…] [TO=<id> | STEPS=1]
+	$(DAGSTER_ECS) dags rollback $(DAGS_LOCATION) $(if $(TO),--to "$(TO)") $(if $(STEPS),--steps "$(STEPS)") $(REPO_FLAGS)
+
+dags-status: $(INSTALLED) ## Per location and task: DAG deployment served, last sync, last error, health
+	$(DAGSTER_ECS) dags status $(DAGS_LOCATION) $(REPO_FLAGS)
+
+dags-history: $(INSTALLED) ## A location's DAG deployments: make dags-history [REPO_NAME=…]
+	$(DAGSTER_ECS) dags history $(DAGS_LOCATION) $(REPO_FLAGS)
+
+deploy-all: $(INSTALLED) ## DAGs to S3, then roll the containers: make deploy-all [IMAGE=…] [ENV=…]
+	$(DAGSTER_ECS) dags deploy $(REPO_FLAGS)
+	$(DAGSTER_ECS) deploy --env $(or $(ENV),dev) $(if $(IMAGE),--image $(IMAGE))
 
 cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
 	$(DAGSTER_ECS) cost

@@ -11,30 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from dagster import Definitions
 
-DAGS_DIR_ENV = "DAGS_DIR"
-DEFAULT_DAGS_DIR = "dags/main"
+from dagster_code.dags_path import DAGS_DIR_ENV, DEFAULT_DAGS_DIR, dags_dir_from_env
+
+__all__ = [
+    "DAGS_DIR_ENV",
+    "DEFAULT_DAGS_DIR",
+    "DagsLoadError",
+    "dags_dir_from_env",
+    "load_dag_package",
+]
 
 
 class DagsLoadError(RuntimeError):
     """``DAGS_DIR`` does not name a loadable DAG package."""
-
-
-def dags_dir_from_env(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
-    """``DAGS_DIR`` (default ``dags/main``) as an absolute path; relative paths are from ``cwd``."""
-    env = os.environ if env is None else env
-    raw = env.get(DAGS_DIR_ENV) or DEFAULT_DAGS_DIR
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = (cwd or Path.cwd()) / path
-    return path.resolve()
 
 
 def package_module_name(dags_dir: Path) -> str:

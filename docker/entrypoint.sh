@@ -4,6 +4,15 @@
 # current in the background while they run (a replaced code location task has a new address).
 set -euo pipefail
 
+case "${1:-}" in
+  dagster | dagster-webserver | dagster-daemon)
+    if [[ -z "${DAGSTER_S3_BUCKET:-}" ]]; then
+      echo "error: DAGSTER_S3_BUCKET is not set: set it to the platform bucket (tofu output s3_bucket_name) in the task definition" >&2
+      exit 78
+    fi
+    ;;
+esac
+
 # Only those two: a run task starts from the daemon's task definition (EcsRunLauncher), so it has
 # the same variables, but it runs as its code location's role, which may not read Cloud Map.
 serves_a_workspace=false
@@ -38,6 +47,14 @@ if [[ "${DAGSTER_ECS_BIND_TASK_ADDRESS:-}" == "1" && " $* " == *" --host 0.0.0.0
     previous="${argument}"
   done
   set -- "${command[@]}"
+fi
+
+# A code server serves the newest good DAG deployment in S3 (dags/{location}/), and follows new
+# ones every DAG_SYNC_INTERVAL seconds without a restart; DAG_SYNC_INTERVAL=0 serves the image's.
+if [[ "${1:-}" == dagster && "${2:-}" == code-server && "${DAG_SYNC_INTERVAL:-60}" != "0" ]]; then
+  dags_dir="$(python -m dagster_code.dags_sync prepare -- "$@")"
+  python -m dagster_code.dags_sync watch --parent "$$" -- "$@" &
+  export DAGS_DIR="${dags_dir}"
 fi
 
 exec "$@"

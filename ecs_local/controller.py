@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import threading
 import time
@@ -95,6 +96,14 @@ class ContainerState:
     health: HealthCheck | None = None
     health_status: str = "UNKNOWN"
     started_at: float | None = None
+
+
+def ephemeral_storage(task_directory: Path) -> Path:
+    """The task's own temporary folder (its ``TMPDIR``), deleted when the task stops, as
+    Fargate deletes a task's ephemeral storage."""
+    path = task_directory / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @dataclass
@@ -523,6 +532,8 @@ class Controller:
             env = build_env(
                 definition, override, image, secret_values, endpoints, region, self.endpoint
             )
+            # A Fargate task's ephemeral storage is its own: so is its temporary folder here.
+            env["TMPDIR"] = str(ephemeral_storage(task.directory))
             cwd = (
                 definition.get("workingDirectory") or image.working_directory or str(task.directory)
             )
@@ -591,6 +602,7 @@ class Controller:
                 task.status, task.stopped_at = "STOPPED", now
                 for container in task.containers.values():
                     container.status = "STOPPED"
+                shutil.rmtree(ephemeral_storage(task.directory), ignore_errors=True)
                 self._save(task)
             elif task.kill_at is not None and now >= task.kill_at:
                 for container in task.containers.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
+from repository_manager.dags.cli import dags_app
 from repository_manager.deploy_cli import deploy
 from repository_manager.devstack.cli import dev_app
 from repository_manager.infra.cli import cost, infra_app
@@ -19,4 +20,5 @@ app.command("deploy")(deploy)
 app.command("logs")(logs_command)
 app.add_typer(infra_app, name="infra")
 app.add_typer(repo_app, name="repo")
+app.add_typer(dags_app, name="dags")
 app.command("cost")(cost)

@@ -71,6 +71,8 @@ class Platform:
     webserver_port: int = 3000
     webserver_host: str = "0.0.0.0"
     workspace_refresh_seconds: int = 10
+    dag_sync_interval: int = 60
+    """Seconds between each code location's DAG syncs from S3 (0: serve the image's DAGs)."""
     """How often the webserver and daemon re-read Cloud Map (DiscoverInstances costs on AWS)."""
     """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
     the host's loopback where tasks share one host."""
@@ -126,6 +128,7 @@ def _common(platform: Platform) -> dict[str, str]:
         "webserver_port": str(platform.webserver_port),
         "webserver_host": platform.webserver_host,
         "workspace_refresh_seconds": str(platform.workspace_refresh_seconds),
+        "dag_sync_interval": str(platform.dag_sync_interval),
         "grpc_port": str(platform.grpc_port),
     }
 

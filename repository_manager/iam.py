@@ -99,9 +99,15 @@ def code_location_policy(
 ) -> dict[str, Any]:
     """Read, write and delete under ``repos/{repo}/``; read ``repos/shared/`` and the assets of
     the repositories named in ``read_from``; list only those prefixes. Nothing else: not even
-    its own registry entry (``repos/{repo}/config.yml``), which only the control plane writes."""
+    its own registry entry (``repos/{repo}/config.yml``), which only the control plane writes.
+    Its DAG deployments (``dags/{repo}/``) it may read, at any version, never write."""
     readable = [f"repos/{name}/assets/" for name in read_from]
-    listable = [f"repos/{repo}/*", "repos/shared/*", *(f"{prefix}*" for prefix in readable)]
+    listable = [
+        f"repos/{repo}/*",
+        "repos/shared/*",
+        f"dags/{repo}/*",
+        *(f"{prefix}*" for prefix in readable),
+    ]
     read_only = [
         f"arn:aws:s3:::{bucket}/repos/shared/*",
         *(f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in readable),
@@ -125,6 +131,12 @@ def code_location_policy(
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": read_only,
+        },
+        {
+            "Sid": "ReadOwnDagDeployments",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"arn:aws:s3:::{bucket}/dags/{repo}/*",
         },
         {
             "Sid": "RegistryIsTheControlPlanes",

@@ -56,8 +56,8 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
             },
         },
         "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
+            "module": "dagster_code.dags_sync.coordinator",
+            "class": "DeploymentPinningRunCoordinator",
             "config": {"max_concurrent_runs": max_concurrent_runs},
         },
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 300},

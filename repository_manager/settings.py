@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ in their shells to pick a state dir."""
 STACK_FILE = "stack.json"
 
 
+LOCAL_DAG_SYNC_INTERVAL = 2
+
+
+def _dag_sync_interval(env: Mapping[str, str]) -> int:
+    raw = env.get("DAG_SYNC_INTERVAL", "").strip()
+    return int(raw) if raw.isdigit() else LOCAL_DAG_SYNC_INTERVAL
+
+
 class StackSettings(BaseModel):
     """Everything that locates one local stack: its files under ``state_dir`` and its ports.
 
@@ -76,6 +85,8 @@ class StackSettings(BaseModel):
     ports: Ports = Field(default_factory=Ports)
     stack_id: str | None = None
     """The id of the started stack these settings came from; None for one not started."""
+    dag_sync_interval: int = Field(default_factory=lambda: _dag_sync_interval(os.environ))
+    """Seconds between the code locations' DAG syncs (``DAG_SYNC_INTERVAL``; 2 locally)."""
 
     @classmethod
     def from_env(cls, root: Path | None = None, *, fresh: bool = False) -> StackSettings:

@@ -163,6 +163,7 @@ def local_platform(
         webserver_port=settings.ports.webserver,
         webserver_host=settings.host,
         workspace_refresh_seconds=2,
+        dag_sync_interval=settings.dag_sync_interval,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),
         # Tasks share the host's network here, so a port-bound task must stop before its

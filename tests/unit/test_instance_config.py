@@ -46,8 +46,8 @@ def test_every_run_is_its_own_ecs_task() -> None:
 def test_runs_are_queued_and_monitored() -> None:
     config = instance_config(max_concurrent_runs=3)
     assert config["run_coordinator"] == {
-        "module": "dagster.core.run_coordinator",
-        "class": "QueuedRunCoordinator",
+        "module": "dagster_code.dags_sync.coordinator",
+        "class": "DeploymentPinningRunCoordinator",
         "config": {"max_concurrent_runs": 3},
     }
     assert config["run_monitoring"] == {"enabled": True, "start_timeout_seconds": 300}

@@ -41,6 +41,7 @@ SAMPLE = {
     "webserver_port": "3000",
     "webserver_host": "0.0.0.0",
     "workspace_refresh_seconds": "10",
+    "dag_sync_interval": "60",
     "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
 }
 
@@ -83,6 +84,7 @@ def test_code_location_carries_the_environment_contract() -> None:
     assert env["DAGS_DIR"] == "dags/demo"
     assert env["DAGSTER_S3_BUCKET"] == "dagster-ecs-local"
     assert env["DAGSTER_COMPUTE_LOG_PREFIX"] == "repos/demo/logs"
+    assert env["DAG_SYNC_INTERVAL"] == "60"
     # Sensors and schedules evaluate in the code server against the instance (Postgres):
     # the database password is the one secret a code location gets.
     assert container["secrets"] == [

@@ -13,6 +13,7 @@ locals {
     module_name        = var.module_name
     repo_name          = var.name
     dags_dir           = var.dags_dir
+    dag_sync_interval  = tostring(var.dag_sync_interval)
     repo_definitions   = var.repo_definitions
     bucket             = var.bucket_name
     log_group          = aws_cloudwatch_log_group.this.name
@@ -50,7 +51,7 @@ data "aws_iam_policy_document" "repo" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["repos/${var.name}/*", "repos/shared/*"]
+      values   = ["repos/${var.name}/*", "repos/shared/*", "dags/${var.name}/*"]
     }
   }
   statement {
@@ -62,6 +63,11 @@ data "aws_iam_policy_document" "repo" {
     sid       = "ReadShared"
     actions   = ["s3:GetObject"]
     resources = ["${var.bucket_arn}/repos/shared/*"]
+  }
+  statement {
+    sid       = "ReadOwnDagDeployments"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.bucket_arn}/dags/${var.name}/*"]
   }
   # The registry entry is the control plane's: a repository's code may not rewrite it.
   statement {

@@ -28,6 +28,12 @@ variable "dags_dir" {
   type = string
 }
 
+variable "dag_sync_interval" {
+  description = "Seconds between the code server's DAG syncs from s3://<bucket>/dags/<name>/ (0 serves the image's DAGs)."
+  type        = number
+  default     = 60
+}
+
 variable "repo_definitions" {
   description = "An external repository's definitions (module:... or file:...), loaded by dagster_code.repository."
   type        = string

@@ -86,6 +86,7 @@ module "code_location" {
   image                = coalesce(each.value.image, var.image)
   module_name          = each.value.module_name
   dags_dir             = coalesce(each.value.dags_dir, "dags/${each.key}")
+  dag_sync_interval    = var.dag_sync_interval
   repo_definitions     = each.value.definitions
   cpu                  = each.value.cpu
   memory               = each.value.memory

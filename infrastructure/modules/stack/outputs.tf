@@ -40,6 +40,7 @@ output "task_definition_arns" {
 output "deploy" {
   value = merge(module.ecs.deploy, {
     stack_name         = var.name
+    dag_sync_interval  = var.dag_sync_interval
     cluster            = module.ecs.cluster_name
     region             = var.region
     image              = var.image

@@ -81,6 +81,12 @@ variable "webserver_host" {
   default     = "0.0.0.0"
 }
 
+variable "dag_sync_interval" {
+  description = "Seconds between each code location's DAG syncs from S3 (the production design's 60)."
+  type        = number
+  default     = 60
+}
+
 variable "workspace_refresh_seconds" {
   description = "How often the webserver and daemon re-read Cloud Map for code locations."
   type        = number

@@ -1,0 +1,105 @@
+"""The agent's settings, from the task's environment and its code server's command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dagster_code.dags_path import dags_dir_from_env
+from dagster_code.dags_sync.agent import AgentConfig
+
+DEFAULT_INTERVAL_SECONDS = 60.0
+DEFAULT_UNHEALTHY_AFTER = 3
+DEFAULT_MODULE = "dagster_code.definitions"
+
+
+class MissingSetting(RuntimeError):
+    """A required variable is unset or invalid: the message names it."""
+
+
+def _option(command: Sequence[str], *names: str) -> str | None:
+    for index, argument in enumerate(command):
+        for name in names:
+            if argument == name and index + 1 < len(command):
+                return command[index + 1]
+            if argument.startswith(f"{name}="):
+                return argument.split("=", 1)[1]
+    return None
+
+
+def required_bucket(env: Mapping[str, str]) -> str:
+    bucket = env.get("DAGSTER_S3_BUCKET", "").strip()
+    if not bucket:
+        raise MissingSetting(
+            "DAGSTER_S3_BUCKET is not set: set it to the platform bucket "
+            "(tofu output s3_bucket_name) in the task definition"
+        )
+    return bucket
+
+
+def interval(env: Mapping[str, str]) -> float:
+    raw = env.get("DAG_SYNC_INTERVAL", "").strip()
+    if not raw:
+        return DEFAULT_INTERVAL_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise MissingSetting(f"DAG_SYNC_INTERVAL={raw!r}: give a number of seconds above 0")
+    return value
+
+
+def unhealthy_after(env: Mapping[str, str]) -> int:
+    raw = env.get("DAG_SYNC_UNHEALTHY_AFTER", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_UNHEALTHY_AFTER
+
+
+def sync_root(env: Mapping[str, str], location: str) -> Path:
+    """In the task's own ephemeral storage (its ``TMPDIR``), one folder per location."""
+    base = env.get("DAG_SYNC_ROOT") or env.get("TMPDIR") or "/tmp"
+    return Path(base) / "dagster-dags" / location
+
+
+def task_id(env: Mapping[str, str]) -> str:
+    """The ECS task id from the task metadata endpoint (v4), else host and process."""
+    uri = env.get("ECS_CONTAINER_METADATA_URI_V4")
+    if uri:
+        try:
+            with urllib.request.urlopen(f"{uri}/task", timeout=5) as response:
+                return str(json.load(response)["TaskARN"]).rsplit("/", 1)[-1]
+        except (OSError, ValueError, KeyError):
+            pass
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def agent_config(env: Mapping[str, str], server_command: Sequence[str]) -> AgentConfig:
+    location = (
+        _option(server_command, "--location-name", "-n")
+        or env.get("DAGSTER_LOCATION_NAME")
+        or env.get("DAGSTER_REPO_NAME")
+        or "main"
+    )
+    port = _option(server_command, "--port", "-p") or env.get("DAGSTER_CODE_SERVER_PORT")
+    return AgentConfig(
+        location=location,
+        bucket=required_bucket(env),
+        s3_prefix=env.get("DAGSTER_S3_PREFIX") or f"repos/{location}",
+        interval=interval(env),
+        image_dags_dir=dags_dir_from_env(env),
+        root=sync_root(env, location),
+        module=_option(server_command, "--module-name", "-m") or DEFAULT_MODULE,
+        task_id=task_id(env),
+        grpc_host=_loopback_if_wildcard(
+            _option(server_command, "--host", "-h") or env.get("DAGSTER_CODE_SERVER_HOST")
+        ),
+        grpc_port=int(port) if port and port.isdigit() else None,
+    )
+
+
+def _loopback_if_wildcard(host: str | None) -> str | None:
+    return "127.0.0.1" if host in (None, "", "0.0.0.0") else host
