@@ -3,26 +3,17 @@ executor. Kept apart from :mod:`dagster_code.definitions`, which builds at impor
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from dagster import Definitions, in_process_executor
 
-from dagster_code.dags_sync.manifest import DEPLOYMENT_METADATA_KEY, IMAGE_DEPLOYMENT, MANIFEST_FILE
+from dagster_code.dags_sync.manifest import DEPLOYMENT_METADATA_KEY
+from dagster_code.dags_sync.overlay import deployment_of
 from dagster_code.dags_sync.pinned import pinned_tree
 from dagster_code.loader import dags_dir_from_env, load_dag_package
 from dagster_code.resources import PlatformConfigError, platform_resources
-
-
-def served_deployment(dags_dir: Path) -> str:
-    """The deployment a tree holds (its manifest), ``image`` for the image's own tree."""
-    manifest = dags_dir / MANIFEST_FILE
-    if not manifest.is_file():
-        return IMAGE_DEPLOYMENT
-    deployment_id = json.loads(manifest.read_text()).get("id", 0)
-    return str(deployment_id) if deployment_id else IMAGE_DEPLOYMENT
 
 
 def build_definitions(
@@ -44,6 +35,6 @@ def build_definitions(
     platform = Definitions(
         resources=resources,
         executor=None if dag_defs.executor is not None else in_process_executor,
-        metadata={DEPLOYMENT_METADATA_KEY: served_deployment(tree.resolve())},
+        metadata={DEPLOYMENT_METADATA_KEY: deployment_of(tree.resolve())},
     )
     return Definitions.merge(dag_defs, platform)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor
 
+from dagster_code.dags_sync.manifest import DEPLOYMENT_METADATA_KEY, IMAGE_DEPLOYMENT
+from dagster_code.dags_sync.overlay import apply, overlaid_target, repository_overlay
 from dagster_code.resources import PlatformConfigError, platform_resources
 
 DEFINITIONS_ENV = "DAGSTER_REPO_DEFINITIONS"
@@ -62,8 +64,14 @@ def find_definitions(module: object) -> Definitions:
 
 
 def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
+    """The repository's definitions, from its DAG deployment where it has one (the synced or
+    the run's pinned tree over its ``dags_dir``), with the platform's resources and executor."""
     env = os.environ if env is None else env
     target = env.get(DEFINITIONS_ENV, "")
+    overlay = repository_overlay(env)
+    if overlay is not None:
+        apply(overlay)
+        target = overlaid_target(target, overlay)
     repo_defs = find_definitions(_load_module(target))
     bound = set(repo_defs.resources or {})
     platform = {k: v for k, v in platform_resources(env).items() if k not in bound}
@@ -72,6 +80,7 @@ def build_definitions(env: Mapping[str, str] | None = None) -> Definitions:
         Definitions(
             resources=platform,
             executor=None if repo_defs.executor is not None else in_process_executor,
+            metadata={DEPLOYMENT_METADATA_KEY: overlay.deployment if overlay else IMAGE_DEPLOYMENT},
         ),
     )
 

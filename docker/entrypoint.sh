@@ -54,7 +54,7 @@ fi
 if [[ "${1:-}" == dagster && "${2:-}" == code-server && "${DAG_SYNC_INTERVAL:-60}" != "0" ]]; then
   dags_dir="$(python -m dagster_code.dags_sync prepare -- "$@")"
   python -m dagster_code.dags_sync watch --parent "$$" -- "$@" &
-  export DAGS_DIR="${dags_dir}"
+  export DAGS_IMAGE_DIR="${DAGS_DIR:-}" DAGS_DIR="${dags_dir}"
 fi
 
 exec "$@"

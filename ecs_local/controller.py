@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,11 +99,13 @@ class ContainerState:
     started_at: float | None = None
 
 
-def ephemeral_storage(task_directory: Path) -> Path:
+def ephemeral_storage(task_id: str) -> Path:
     """The task's own temporary folder (its ``TMPDIR``), deleted when the task stops, as
-    Fargate deletes a task's ephemeral storage."""
-    path = task_directory / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
+    Fargate deletes a task's ephemeral storage. Directly under the host's temporary folder:
+    processes put Unix sockets there (Dagster's code servers do), whose paths may not exceed
+    107 bytes."""
+    path = Path(tempfile.gettempdir()) / f"ecs-task-{task_id}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -456,6 +459,7 @@ class Controller:
         for container in task.containers.values():
             if container.status != "STOPPED":
                 container.status, container.reason = "STOPPED", reason
+        shutil.rmtree(ephemeral_storage(task.id), ignore_errors=True)
         self._note_failure(task)
 
     def start_task(self, snap: dict[str, Any], td: dict[str, Any]) -> TaskState:
@@ -533,7 +537,7 @@ class Controller:
                 definition, override, image, secret_values, endpoints, region, self.endpoint
             )
             # A Fargate task's ephemeral storage is its own: so is its temporary folder here.
-            env["TMPDIR"] = str(ephemeral_storage(task.directory))
+            env["TMPDIR"] = str(ephemeral_storage(task.id))
             cwd = (
                 definition.get("workingDirectory") or image.working_directory or str(task.directory)
             )
@@ -602,7 +606,7 @@ class Controller:
                 task.status, task.stopped_at = "STOPPED", now
                 for container in task.containers.values():
                     container.status = "STOPPED"
-                shutil.rmtree(ephemeral_storage(task.directory), ignore_errors=True)
+                shutil.rmtree(ephemeral_storage(task.id), ignore_errors=True)
                 self._save(task)
             elif task.kill_at is not None and now >= task.kill_at:
                 for container in task.containers.values():

@@ -55,7 +55,6 @@ class SyncConfigError(RuntimeError):
 class AgentConfig:
     location: str
     bucket: str
-    s3_prefix: str
     interval: float
     image_dags_dir: Path
     root: Path
@@ -140,7 +139,7 @@ class SyncAgent:
         except VerificationError as error:
             self._rejected(newest, str(error))
             return False
-        failure = check_tree(staging, self.config.module)
+        failure = check_tree(staging, self.config.module, image_dags_dir=self.config.image_dags_dir)
         if failure is not None:
             self.store.discard(staging)
             self._rejected(newest, f"deployment {newest}: {failure.one_line()}")
@@ -214,7 +213,7 @@ class SyncAgent:
         try:
             self.s3.put_object(
                 Bucket=self.config.bucket,
-                Key=status_key(self.config.s3_prefix, self.config.task_id),
+                Key=status_key(self.config.location, self.config.task_id),
                 Body=self.status.model_dump_json().encode(),
                 ContentType="application/json",
             )

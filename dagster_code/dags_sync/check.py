@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from dagster_code.dags_sync.manifest import ImportFailure
+from dagster_code.dags_sync.manifest import IMAGE_DIR_ENV, ImportFailure
 
 CHECK_TIMEOUT_SECONDS = 120
 
@@ -42,9 +42,18 @@ def failure_from(error: BaseException, tree: Path) -> ImportFailure:
     return ImportFailure(error=message)
 
 
-def check_tree(tree: Path, module: str, env: dict[str, str] | None = None) -> ImportFailure | None:
-    """None when ``module`` imports with ``DAGS_DIR=tree`` in a subprocess."""
+def check_tree(
+    tree: Path,
+    module: str,
+    env: dict[str, str] | None = None,
+    *,
+    image_dags_dir: Path | None = None,
+) -> ImportFailure | None:
+    """None when ``module`` imports with ``DAGS_DIR=tree`` in a subprocess (and
+    ``DAGS_IMAGE_DIR``, where a repository's definitions find the tree it replaces)."""
     child_env = {**(os.environ if env is None else env), "DAGS_DIR": str(tree)}
+    if image_dags_dir is not None:
+        child_env[IMAGE_DIR_ENV] = str(image_dags_dir)
     try:
         result = subprocess.run(
             [sys.executable, "-m", "dagster_code.dags_sync.check", module],

@@ -13,6 +13,9 @@ DEPLOYMENT_METADATA_KEY = "dagster-ecs/dags-deployment"
 """The repository metadata (and run tag) naming the deployment a code server serves."""
 IMAGE_DEPLOYMENT = "image"
 """What a location serves before its first ``deploy-dags``: the DAG files baked in its image."""
+IMAGE_DIR_ENV = "DAGS_IMAGE_DIR"
+"""The checkout folder a synced tree replaces: the entrypoint keeps ``DAGS_DIR``'s image value
+here when it points ``DAGS_DIR`` at the synced tree."""
 MANIFEST_FILE = ".deployment.json"
 """Written into every release tree: which deployment it holds."""
 
@@ -39,10 +42,10 @@ def file_key(location: str, path: str) -> str:
     return f"{location_prefix(location)}{path}"
 
 
-def status_key(s3_prefix: str, task_id: str) -> str:
-    """Where a task reports what it serves: under its own location's prefix, which its role may
-    write (``dags/`` is the control plane's)."""
-    return f"{s3_prefix.strip('/')}/dags-status/{task_id}.json"
+def status_key(location: str, task_id: str) -> str:
+    """Where a task reports what it serves: under its location's own ``repos/{location}/``,
+    which its role may write (``dags/`` is the control plane's)."""
+    return f"repos/{location}/dags-status/{task_id}.json"
 
 
 class FileEntry(BaseModel):

@@ -88,7 +88,6 @@ def agent_config(env: Mapping[str, str], server_command: Sequence[str]) -> Agent
     return AgentConfig(
         location=location,
         bucket=required_bucket(env),
-        s3_prefix=env.get("DAGSTER_S3_PREFIX") or f"repos/{location}",
         interval=interval(env),
         image_dags_dir=dags_dir_from_env(env),
         root=sync_root(env, location),

@@ -41,7 +41,7 @@ def location_names(ecs: Any, cluster: str) -> list[str]:
 
 def _report(s3: Any, bucket: str, location: str, task_id: str) -> SyncStatus | None:
     try:
-        body = s3.get_object(Bucket=bucket, Key=status_key(f"repos/{location}", task_id))["Body"]
+        body = s3.get_object(Bucket=bucket, Key=status_key(location, task_id))["Body"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None

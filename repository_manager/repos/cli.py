@@ -49,13 +49,25 @@ def add(
     module: Annotated[
         str | None, typer.Option("--module", help="Definitions module, e.g. pkg.definitions.")
     ] = None,
+    dags_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--dags-dir",
+            help="The folder `deploy-dags` replaces (default: the definitions' package).",
+        ),
+    ] = None,
     env: EnvOption = "dev",
 ) -> None:
     """Add a Git repository as an isolated code location; returns once it is LOADED."""
     try:
         target = target_for(env)
         request = manager.AddRequest(
-            name=name, git_url=url, branch=branch, python_file=python_file, module=module
+            name=name,
+            git_url=url,
+            branch=branch,
+            python_file=python_file,
+            module=module,
+            dags_dir=dags_dir,
         )
         config = manager.add_repo(target, request, _progress)
     except RepoError as error:

@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
@@ -49,6 +49,9 @@ class AddRequest(BaseModel):
     branch: str = "main"
     python_file: str | None = None
     module: str | None = None
+    dags_dir: str | None = None
+    """The folder of the checkout that ``deploy-dags`` replaces (default: the definitions'
+    package)."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,27 @@ def _with_definitions(config: RepoConfig, found: DefinitionsTarget) -> RepoConfi
         value = found.value
         if found.working_directory not in ("", "."):
             value = f"{found.working_directory.rstrip('/')}/{found.value}"
-        return config.model_copy(update={"python_file": value, "module": None})
-    return config.model_copy(update={"module": found.value, "python_file": None})
+        update: dict[str, Any] = {"python_file": value, "module": None}
+    else:
+        update = {"module": found.value, "python_file": None}
+    if config.dags_dir is None:
+        update["dags_dir"] = default_dags_dir(found)
+    return config.model_copy(update=update)
+
+
+def default_dags_dir(found: DefinitionsTarget) -> str | None:
+    """The folder ``deploy-dags`` replaces: the package holding the definitions (``pkg`` for
+    ``pkg.definitions`` or ``pkg/definitions.py``); none for a module at the checkout's root."""
+    if found.kind == "module":
+        parts = found.value.split(".")
+        inner = parts[0] if len(parts) > 1 else None
+    else:
+        parent = str(PurePosixPath(found.value).parent)
+        inner = parent if parent != "." else None
+    if inner is None:
+        return None
+    prefix = found.working_directory.strip("/")
+    return str(PurePosixPath(prefix) / inner) if prefix not in ("", ".") else inner
 
 
 def _image_annotations(image: BuiltImage, base: dict[str, Any]) -> dict[str, str]:

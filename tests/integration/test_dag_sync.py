@@ -14,6 +14,7 @@ import pytest
 
 from repository_manager.dagster_api import DagsterApi
 from tests.integration.conftest import REPO_ROOT, wait_for
+from tests.integration.repo_fixtures import dagster_repo, url
 from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
 
 pytestmark = pytest.mark.integration
@@ -82,8 +83,10 @@ def dags(stack: LocalStack, *args: str, timeout: float = 240) -> subprocess.Comp
     )
 
 
-def deploy(stack: LocalStack, source: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return dags(stack, "deploy", "--location", "main", "--source", str(source), *extra)
+def deploy(
+    stack: LocalStack, source: Path, location: str = "main"
+) -> subprocess.CompletedProcess[str]:
+    return dags(stack, "deploy", "--location", location, "--source", str(source))
 
 
 def asset_names(stack: LocalStack) -> set[str]:
@@ -98,17 +101,18 @@ def probe_description(stack: LocalStack) -> str | None:
     return found[0] if found else None
 
 
-def code_server(stack: LocalStack) -> tuple[int, str]:
-    """(PID of the `dagster code-server start` proxy, ARN of cl-main's task)."""
+def code_server(stack: LocalStack, location: str = "main") -> tuple[int, str]:
+    """(PID of the location's `dagster code-server start` proxy, ARN of its task)."""
     proxies = [
         p.pid
         for p in stack.processes()
         if "python" in Path(p.cmdline()[0]).name
         and "code-server" in p.cmdline()
+        and p.cmdline()[-1] == location
         and "dagster_code.dags_sync" not in p.cmdline()
     ]
     ecs = stack.client("ecs")
-    arns = ecs.list_tasks(cluster="dagster-ecs", serviceName="cl-main")["taskArns"]
+    arns = ecs.list_tasks(cluster="dagster-ecs", serviceName=f"cl-{location}")["taskArns"]
     assert len(proxies) == 1 and len(arns) == 1, (proxies, arns)
     return proxies[0], arns[0]
 
@@ -302,3 +306,35 @@ def test_the_entrypoint_fails_fast_without_the_bucket(tmp_path: Path) -> None:
     assert result.returncode == 78
     assert result.stderr.startswith("error: DAGSTER_S3_BUCKET is not set"), result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_repository_location_serves_its_deployment_over_its_checkout(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    repo = dagster_repo(tmp_path / "git" / "sales", "sales", {"sales_orders": "return [1, 2]"})
+    added = subprocess.run(
+        [CLI, "repo", "add", "--url", url(repo), "--name", "sales"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    wait_for(lambda: "sales_orders" in asset_names(stack), 60, "the repository's asset")
+    before = code_server(stack, "sales")
+    package = tmp_path / "deploy" / "sales"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(
+        (repo / "sales" / "definitions.py").read_text().replace("sales_orders", "sales_refunds")
+    )
+
+    deployed = deploy(stack, package, "sales")
+
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    wait_for(lambda: "sales_refunds" in asset_names(stack), 60, "the deployed asset")
+    assert "sales_orders" not in asset_names(stack)
+    assert code_server(stack, "sales") == before
+    keys = stack.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dags/sales/")["Contents"]
+    assert {"dags/sales/definitions.py", "dags/sales/__init__.py"} <= {k["Key"] for k in keys}
