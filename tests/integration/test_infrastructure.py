@@ -185,7 +185,10 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         assert f"{name}.internal" in namespaces
 
         # --- `dagster-ecs deploy --env local` renders exactly what tofu registered: no rollout
-        outputs = runner.outputs()["stack"]
+        every_output = runner.outputs()
+        assert every_output["s3_bucket_name"] == every_output["stack"]["bucket_name"]
+        assert every_output["load_balancer_url"].startswith("http://")
+        outputs = every_output["stack"]
         database = outputs["deploy"]  # what the task definitions are rendered with
         assert database_answers(aws["secretsmanager"], database) == (
             database["db_user"],

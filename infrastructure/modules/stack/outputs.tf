@@ -14,6 +14,11 @@ output "alb_dns_name" {
   value = module.ecs.alb_dns_name
 }
 
+output "load_balancer_url" {
+  description = "The Dagster UI: HTTPS when a certificate is given, else HTTP."
+  value       = "${var.certificate_arn == null ? "http" : "https"}://${module.ecs.alb_dns_name}"
+}
+
 output "db_address" {
   value = module.database.address
 }
