@@ -27,11 +27,11 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
                 "postgres_db": {
                     # SQLAlchemy 2.1 maps postgresql:// to psycopg 3; the stack ships psycopg2.
                     "scheme": "postgresql+psycopg2",
-                    "hostname": {"env": "DAGSTER_PG_HOST"},
-                    "port": {"env": "DAGSTER_PG_PORT"},
-                    "username": {"env": "DAGSTER_PG_USER"},
-                    "password": {"env": "DAGSTER_PG_PASSWORD"},
-                    "db_name": {"env": "DAGSTER_PG_DB"},
+                    "hostname": {"env": "DAGSTER_POSTGRES_HOST"},
+                    "port": {"env": "DAGSTER_POSTGRES_PORT"},
+                    "username": {"env": "DAGSTER_POSTGRES_USER"},
+                    "password": {"env": "DAGSTER_POSTGRES_PASSWORD"},
+                    "db_name": {"env": "DAGSTER_POSTGRES_DB"},
                 }
             }
         },

@@ -90,8 +90,6 @@ class SyncAgent:
         Returns the ``current`` path the code server loads from."""
         try:
             self._check_access()
-        except SyncConfigError:
-            raise
         except (BotoCoreError, ClientError) as error:
             log.warning("DAG sync: S3 unreachable at start (%s); serving the image's DAGs", error)
         if self.served is None:
@@ -108,6 +106,11 @@ class SyncAgent:
             self.source.newest_after(0)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                raise SyncConfigError(
+                    f"DAGSTER_S3_BUCKET={self.config.bucket}: no such bucket; set it to the "
+                    "platform bucket (tofu output s3_bucket_name)"
+                ) from error
             if code in AUTH_ERRORS:
                 raise SyncConfigError(
                     f"cannot list s3://{self.config.bucket}/dags/{self.config.location}/ ({code}): "

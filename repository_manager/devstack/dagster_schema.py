@@ -41,11 +41,11 @@ class SchemaCreator:
         env = {
             **c.base_env(settings),
             "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": settings.host,
-            "DAGSTER_PG_PORT": str(settings.ports.postgres),
-            "DAGSTER_PG_USER": postgres.DB_USER,
-            "DAGSTER_PG_PASSWORD": password,
-            "DAGSTER_PG_DB": postgres.DB_NAME,
+            "DAGSTER_POSTGRES_HOST": settings.host,
+            "DAGSTER_POSTGRES_PORT": str(settings.ports.postgres),
+            "DAGSTER_POSTGRES_USER": postgres.DB_USER,
+            "DAGSTER_POSTGRES_PASSWORD": password,
+            "DAGSTER_POSTGRES_DB": postgres.DB_NAME,
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],

@@ -23,8 +23,8 @@ from repository_manager.repos.fargate import fargate_size_problem
 from repository_manager.repos.git import check_url
 from repository_manager.repos.names import validate_repo_name
 
-PLATFORM_ENV_PREFIXES = ("DAGSTER_", "AWS_", "ECS_")
-PLATFORM_ENV_NAMES = frozenset({"DAGS_DIR", "PYTHONPATH", "GRPC_DNS_RESOLVER", "PATH", "HOME"})
+PLATFORM_ENV_PREFIXES = ("DAGSTER_", "AWS_", "ECS_", "DAGS_", "DAG_SYNC_")
+PLATFORM_ENV_NAMES = frozenset({"PYTHONPATH", "GRPC_DNS_RESOLVER", "PATH", "HOME", "TMPDIR"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

@@ -170,3 +170,31 @@ def test_the_agent_keeps_serving_through_an_outage_and_recovers(
         watcher.terminate()
         watcher.wait(timeout=30)
         path.stop()
+
+
+def test_a_bucket_that_does_not_exist_stops_the_agent_with_one_line(
+    emulator: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": str(REPO_ROOT),
+        "AWS_ENDPOINT_URL": emulator,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "ap-southeast-2",
+        "DAGSTER_S3_BUCKET": "no-such-bucket",
+        "DAG_SYNC_ROOT": str(tmp_path / "task"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster_code.dags_sync", "prepare", "--", "dagster"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 78
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: DAGSTER_S3_BUCKET=no-such-bucket: no such bucket; set it to the platform "
+        "bucket (tofu output s3_bucket_name)"
+    )
+    assert "Traceback" not in result.stderr

@@ -15,8 +15,8 @@ def test_instance_storage_is_postgres_through_psycopg2_with_env_references() -> 
     rendered = yaml.safe_load(to_yaml(instance_config()))
     db = rendered["storage"]["postgres"]["postgres_db"]
     assert db["scheme"] == "postgresql+psycopg2"
-    assert db["password"] == {"env": "DAGSTER_PG_PASSWORD"}
-    assert db["hostname"] == {"env": "DAGSTER_PG_HOST"}
+    assert db["password"] == {"env": "DAGSTER_POSTGRES_PASSWORD"}
+    assert db["hostname"] == {"env": "DAGSTER_POSTGRES_HOST"}
     assert "test" not in to_yaml(instance_config())
 
 

@@ -71,9 +71,12 @@ def test_platform_tasks_read_the_database_password_from_secrets_manager() -> Non
     for name in ("webserver", "daemon"):
         (container,) = render_task_definition(name, variables_for(name))["containerDefinitions"]
         assert container["secrets"] == [
-            {"name": "DAGSTER_PG_PASSWORD", "valueFrom": SAMPLE["db_secret_arn"] + ":password::"}
+            {
+                "name": "DAGSTER_POSTGRES_PASSWORD",
+                "valueFrom": SAMPLE["db_secret_arn"] + ":password::",
+            }
         ]
-        assert "DAGSTER_PG_PASSWORD" not in {e["name"] for e in container["environment"]}
+        assert "DAGSTER_POSTGRES_PASSWORD" not in {e["name"] for e in container["environment"]}
 
 
 def test_code_location_carries_the_environment_contract() -> None:
@@ -88,7 +91,7 @@ def test_code_location_carries_the_environment_contract() -> None:
     # Sensors and schedules evaluate in the code server against the instance (Postgres):
     # the database password is the one secret a code location gets.
     assert container["secrets"] == [
-        {"name": "DAGSTER_PG_PASSWORD", "valueFrom": f"{SAMPLE['db_secret_arn']}:password::"}
+        {"name": "DAGSTER_POSTGRES_PASSWORD", "valueFrom": f"{SAMPLE['db_secret_arn']}:password::"}
     ]
     assert container["command"][-2:] == ["--location-name", "demo"]
 
