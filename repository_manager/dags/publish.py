@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -85,10 +85,13 @@ def publish(
     rolled_back_to: int | None = None,
     copy_from: Deployment | None = None,
     progress: Callable[[str], None] = lambda _line: None,
+    previous: Deployment | Literal["latest"] | None = "latest",
 ) -> Published:
-    """Uploads what differs from the latest deployment (or, for a rollback, copies the old
-    versions back), deletes what is gone, and writes the next manifest."""
-    previous = history.latest(s3, bucket, location)
+    """Uploads what differs from ``previous`` (the latest deployment unless given; or, for a
+    rollback, copies the old versions back), deletes what is gone, and writes the next
+    manifest, which fails if another deploy wrote that id first."""
+    if previous == "latest":
+        previous = history.latest(s3, bucket, location)
     before = previous.by_path() if previous else {}
     entries: list[FileEntry] = []
     uploaded: list[str] = []

@@ -15,6 +15,8 @@ import boto3
 import pytest
 
 from dagster_code.dags_sync.manifest import SyncStatus
+from repository_manager.dags import history
+from repository_manager.dags.errors import DagsError
 from repository_manager.dags.publish import check_source, publish
 from tests.integration.conftest import REPO_ROOT, free_port, wait_for
 
@@ -198,3 +200,23 @@ def test_a_bucket_that_does_not_exist_stops_the_agent_with_one_line(
         "bucket (tofu output s3_bucket_name)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_of_two_deploys_from_the_same_latest_one_wins_and_the_other_changes_no_manifest(
+    s3: object, tmp_path: Path
+) -> None:
+    first = publish(s3, BUCKET, "main", tree(tmp_path / "a", 1), commit=None)
+    base = first.deployment
+
+    winner = publish(s3, BUCKET, "main", tree(tmp_path / "b", 2), commit=None, previous=base)
+    with pytest.raises(DagsError, match="another deploy to main took deployment 2 first"):
+        publish(s3, BUCKET, "main", tree(tmp_path / "c", 3), commit=None, previous=base)
+
+    assert history.deployment_ids(s3, BUCKET, "main") == [1, 2]
+    stored = history.get(s3, BUCKET, "main", 2)
+    assert stored == winner.deployment
+    (entry,) = stored.files
+    body = s3.get_object(  # type: ignore[attr-defined]
+        Bucket=BUCKET, Key="dags/main/__init__.py", VersionId=entry.version_id
+    )["Body"].read()
+    assert body == b"VALUE = 2\n"
