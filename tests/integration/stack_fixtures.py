@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,9 @@ from typing import Any
 import boto3
 import psutil
 
+from repository_manager.dagster_api import DagsterApi
 from repository_manager.settings import STACK_TAG
-from tests.integration.conftest import REPO_ROOT, free_port
+from tests.integration.conftest import REPO_ROOT, free_port, wait_for
 
 CLI = str(Path(sys.executable).parent / "dagster-ecs")
 
@@ -26,14 +29,29 @@ class LocalStack:
     env: dict[str, str]
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``dagster-ecs dev ARGS`` against this stack."""
+        return self.dagster_ecs("dev", *args, timeout=timeout)
+
+    def dagster_ecs(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``dagster-ecs ARGS`` against this stack."""
         return subprocess.run(
-            [CLI, "dev", *args],
+            [CLI, *args],
             cwd=REPO_ROOT,
             env=self.env,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
+
+    def run_tasks(self, run_id: str, status: str = "STOPPED") -> list[dict[str, Any]]:
+        """The ECS tasks (with ``status``) that EcsRunLauncher started for the run."""
+        ecs = self.client("ecs")
+        arns = ecs.list_tasks(cluster="dagster-ecs", desiredStatus=status)["taskArns"]
+        if not arns:
+            return []
+        tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns, include=["TAGS"])["tasks"]
+        tag = {"key": "dagster/run_id", "value": run_id}
+        return [task for task in tasks if tag in task.get("tags", [])]
 
     def port(self, name: str) -> int:
         return int(self.env[f"DAGSTER_ECS_{name.upper()}_PORT"])
@@ -111,3 +129,27 @@ def make_stack(state_dir: Path, **overrides: str) -> LocalStack:
     for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DAGSTER_HOME"):
         env.pop(key, None)
     return LocalStack(state_dir=state_dir, env=env)
+
+
+@contextlib.contextmanager
+def started_stack(state_dir: Path, **overrides: str) -> Iterator[LocalStack]:
+    """A started stack, stopped afterwards with proof that none of its processes is left."""
+    running = make_stack(state_dir, **overrides)
+    started = running.cli("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield running
+    finally:
+        running.cli("stop")
+    assert running.processes() == [], "processes left behind after `dev stop`"
+
+
+def finished_run(api: DagsterApi, run_id: str, timeout: float = 180) -> str:
+    """The run's final status (SUCCESS, FAILURE or CANCELED), waited for."""
+    final: str = wait_for(
+        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+        timeout=timeout,
+        what=f"run {run_id} to finish",
+        interval=0.5,
+    )
+    return final

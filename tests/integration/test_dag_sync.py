@@ -15,7 +15,7 @@ import pytest
 from repository_manager.dagster_api import DagsterApi
 from tests.integration.conftest import REPO_ROOT, wait_for
 from tests.integration.repo_fixtures import dagster_repo, url
-from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
+from tests.integration.stack_fixtures import CLI, LocalStack, finished_run, started_stack
 
 pytestmark = pytest.mark.integration
 BUCKET = "dagster-ecs-local"
@@ -62,25 +62,13 @@ def extra_asset(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    running = make_stack(tmp_path_factory.mktemp("dags") / "state", DAG_SYNC_INTERVAL=str(INTERVAL))
-    started = running.cli("up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    state = tmp_path_factory.mktemp("dags") / "state"
+    with started_stack(state, DAG_SYNC_INTERVAL=str(INTERVAL)) as running:
         yield running
-    finally:
-        running.cli("stop")
-    assert running.processes() == [], "processes left behind after `dev stop`"
 
 
-def dags(stack: LocalStack, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, "dags", *args],
-        cwd=REPO_ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def dags(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return stack.dagster_ecs("dags", *args, timeout=240)
 
 
 def deploy(
@@ -126,13 +114,7 @@ def run_probe(stack: LocalStack) -> tuple[str, str]:
     """Launches probe_job; returns (run id, the value its `probe` asset stored)."""
     api = DagsterApi(stack.url("webserver"))
     run_id = api.launch_run("main", "probe_job")
-    final = wait_for(
-        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
-        timeout=180,
-        what="the run to finish",
-        interval=0.5,
-    )
-    assert final == "SUCCESS", final
+    assert finished_run(api, run_id) == "SUCCESS"
     return run_id, stored_probe(stack)
 
 
@@ -241,33 +223,18 @@ def test_a_run_executes_the_deployment_it_was_launched_with(
     run_id = api.launch_run("main", "probe_job")
     second = deploy(stack, dag_package(tmp_path / "dags", "n-plus-one"))
     assert second.returncode == 0, second.stderr
-    final = wait_for(
-        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
-        timeout=180,
-        what="the run to finish",
-        interval=0.5,
-    )
+    final = finished_run(api, run_id)
 
     assert final == "SUCCESS"
     newer = max(deployments(stack))
     manifest_time = stack.client("s3").head_object(Bucket=BUCKET, Key=newer)["LastModified"]
-    run_task = wait_for(lambda: stopped_run_task(stack, run_id), 60, "the run's task to stop")
+    (run_task,) = wait_for(lambda: stack.run_tasks(run_id), 60, "the run's task to stop")
     assert run_task["startedAt"] > manifest_time, "N+1 must exist before the run task started"
     assert stored_probe(stack) == "pinned-n"
 
     wait_for(lambda: probe_description(stack) == "n-plus-one", 60, "N+1 in the webserver")
     _, value = run_probe(stack)
     assert value == "n-plus-one"
-
-
-def stopped_run_task(stack: LocalStack, run_id: str) -> dict[str, object] | None:
-    ecs = stack.client("ecs")
-    arns = ecs.list_tasks(cluster="dagster-ecs", desiredStatus="STOPPED")["taskArns"]
-    if not arns:
-        return None
-    tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns, include=["TAGS"])["tasks"]
-    tag = {"key": "dagster/run_id", "value": run_id}
-    return next((t for t in tasks if tag in t.get("tags", [])), None)
 
 
 def _sync_requests(stack: LocalStack, since: int) -> list[str]:

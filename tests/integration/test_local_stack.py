@@ -19,21 +19,21 @@ import pytest
 from repository_manager.dagster_api import DagsterApi
 from repository_manager.settings import STACK_TAG
 from tests.integration.conftest import wait_for
-from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
+from tests.integration.stack_fixtures import (
+    CLI,
+    LocalStack,
+    finished_run,
+    make_stack,
+    started_stack,
+)
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    running = make_stack(tmp_path_factory.mktemp("stack") / "state")
-    started = running.cli("up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with started_stack(tmp_path_factory.mktemp("stack") / "state") as running:
         yield running
-    finally:
-        running.cli("stop")
-    assert running.processes() == [], "processes left behind after `dev stop`"
 
 
 def _s3(stack: LocalStack) -> Any:
@@ -121,13 +121,7 @@ def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
 ) -> None:
     api = DagsterApi(stack.url("webserver"))
     run_id = api.launch_run("main", "main_assets_job")
-    final = wait_for(
-        lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
-        timeout=120,
-        what="the run to finish",
-        interval=0.5,
-    )
-    assert final == "SUCCESS"
+    assert finished_run(api, run_id) == "SUCCESS"
 
     keys = [
         obj["Key"] for obj in _s3(stack).list_objects_v2(Bucket="dagster-ecs-local")["Contents"]
@@ -137,17 +131,7 @@ def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(
     assert all(key.startswith("repos/main/") for key in keys), keys
     assert any(key.startswith("repos/main/logs/") and run_id in key for key in keys), keys
 
-    ecs = _client(stack, "ecs")
-
-    def stopped_run_tasks() -> list[dict]:  # type: ignore[type-arg]
-        arns = ecs.list_tasks(cluster="dagster-ecs", desiredStatus="STOPPED")["taskArns"]
-        if not arns:
-            return []
-        tasks = ecs.describe_tasks(cluster="dagster-ecs", tasks=arns, include=["TAGS"])["tasks"]
-        tag = {"key": "dagster/run_id", "value": run_id}
-        return [t for t in tasks if tag in t.get("tags", [])]
-
-    run_tasks = wait_for(stopped_run_tasks, timeout=60, what="the run's ECS task to stop")
+    run_tasks = wait_for(lambda: stack.run_tasks(run_id), 60, "the run's ECS task to stop")
     assert len(run_tasks) == 1, run_tasks
     assert run_tasks[0]["containers"][0]["exitCode"] == 0
     assert run_tasks[0]["taskDefinitionArn"].split("/")[-1].startswith("run_main_")

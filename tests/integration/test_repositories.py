@@ -20,7 +20,7 @@ import requests
 from repository_manager.dagster_api import DagsterApi
 from tests.integration.conftest import free_port, wait_for
 from tests.integration.repo_fixtures import commit_all, dagster_repo, url, write_assets
-from tests.integration.stack_fixtures import CLI, LocalStack, make_stack
+from tests.integration.stack_fixtures import CLI, LocalStack, started_stack
 
 pytestmark = pytest.mark.integration
 BUCKET = "dagster-ecs-local"
@@ -28,14 +28,8 @@ BUCKET = "dagster-ecs-local"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    running = make_stack(tmp_path_factory.mktemp("repos") / "state")
-    started = running.cli("up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with started_stack(tmp_path_factory.mktemp("repos") / "state") as running:
         yield running
-    finally:
-        running.cli("stop")
-    assert running.processes() == [], "processes left behind after `dev stop`"
 
 
 @pytest.fixture(scope="module")
