@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,30 @@ def image_deploy(stack: BenchStack) -> float:
     return time.monotonic() - began
 
 
+def location_memory(stack: BenchStack, tree: Path) -> dict[str, float]:
+    """MB of cl-main's processes (code-server proxy and server, sync agent) idle, and their
+    peak while a deployment is checked and reloaded (the check and the new server child)."""
+    idle = stack.rss_by_role().get("location main", 0.0)
+    agent_mb = agent(stack).memory_info().rss / 2**20
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(stack.rss_by_role().get("location main", 0.0))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        deploy_and_see(stack, write_tree(tree, "memory"), "memory")
+        time.sleep(1.0)
+    finally:
+        done.set()
+        sampler.join()
+    return {"idle_mb": idle, "agent_mb": agent_mb, "peak_during_sync_mb": max(samples)}
+
+
 def latency_at(interval: int, work: Path, changes: int) -> list[float]:
     stack = BenchStack(work / f"state-{interval}", work / "uv-cache")
     stack.env["DAG_SYNC_INTERVAL"] = str(interval)
@@ -249,6 +274,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         latencies = [
             deploy_and_see(stack, write_tree(tree, f"v{n}"), f"v{n}") for n in range(changes)
         ]
+        memory = location_memory(stack, tree)
         log = AccessLog(stack.state)
         deploy_and_see(stack, write_tree(tree, "many", FILES), "many")
         time.sleep(2)
@@ -278,6 +304,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "idle": idle,
         "one_changed": one,
         "aws_s3_sync": {"first": s3_first, "unchanged": s3_idle, "one_changed": s3_one},
+        "location_memory": memory,
         "deploy_dags_visible_s": dags_visible,
         "image_deploy_visible_s": image_visible,
         "ratios": {"image_deploy_vs_deploy_dags": image_visible / dags_visible},
@@ -301,6 +328,7 @@ def write(result: dict[str, Any]) -> None:
     ratio = result["ratios"]["image_deploy_vs_deploy_dags"]
     ratio_ok = "pass" if ratio >= result["targets"]["ratio_at_least"] else "**missed**"
     per = idle["requests_per_interval"]
+    mem = result["location_memory"]
     default = result["interval_60s"]["visible_s"]
     load = result["load_average"]
     lines = [
@@ -328,6 +356,9 @@ def write(result: dict[str, Any]) -> None:
         f"LIST, {s3['one_changed']['requests']['GET']} GET | |",
         f"| 2 changed: agent CPU (incl. the import check) | {one['agent_cpu_ms']:.0f} ms | "
         f"`aws s3 sync`: {s3['one_changed']['cpu_ms']:.0f} ms | |",
+        f"| cl-main's processes (proxy, server, sync agent): idle / peak during a sync | "
+        f"{mem['idle_mb']:.0f} / {mem['peak_during_sync_mb']:.0f} MB (agent "
+        f"{mem['agent_mb']:.0f} MB) | | within the task's 512 MB |",
         f"| deploy-dags → visible vs image deploy → location loaded on a new task | "
         f"{result['deploy_dags_visible_s']:.1f} s | {result['image_deploy_visible_s']:.1f} s: "
         f"ratio {ratio:.1f}x | ≥ 10x {ratio_ok} |",

@@ -305,3 +305,12 @@ def test_a_repository_location_serves_its_deployment_over_its_checkout(
     assert code_server(stack, "sales") == before
     keys = stack.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dags/sales/")["Contents"]
     assert {"dags/sales/definitions.py", "dags/sales/__init__.py"} <= {k["Key"] for k in keys}
+
+    api = DagsterApi(stack.url("webserver"))
+    run_id = api.launch_run("sales", "__ASSET_JOB")
+    assert finished_run(api, run_id) == "SUCCESS"
+    (run_task,) = wait_for(lambda: stack.run_tasks(run_id), 60, "the run's task to stop")
+    (container,) = run_task["overrides"]["containerOverrides"]
+    assert {"name": "DAGS_DEPLOYMENT", "value": "1"} in container["environment"]
+    stored = stack.client("s3").get_object(Bucket=BUCKET, Key="repos/sales/assets/sales_refunds")
+    assert pickle.loads(stored["Body"].read()) == [1, 2]
