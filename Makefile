@@ -78,10 +78,13 @@ MODULE ?=
 PURGE ?=
 REPO_FLAGS = --env $(or $(ENV),dev)
 
-add-repo: $(INSTALLED) ## Add a Git repository as a code location: make add-repo REPO_URL=… REPO_NAME=… [BRANCH=main] [PYTHON_FILE=…|MODULE=…]
+comma := ,
+
+add-repo: $(INSTALLED) ## Add a Git repository as a code location: make add-repo REPO_URL=… REPO_NAME=… [BRANCH=main] [PYTHON_FILE=…|MODULE=…] [READ_FROM=a,b]
 	$(DAGSTER_ECS) repo add --url "$(REPO_URL)" --name "$(REPO_NAME)" --branch "$(BRANCH)" \
 	  $(if $(PYTHON_FILE),--python-file "$(PYTHON_FILE)") $(if $(MODULE),--module "$(MODULE)") \
-	  $(if $(DAGS_DIR),--dags-dir "$(DAGS_DIR)") $(REPO_FLAGS)
+	  $(if $(DAGS_DIR),--dags-dir "$(DAGS_DIR)") \
+	  $(foreach other,$(subst $(comma), ,$(READ_FROM)),--read-from "$(other)") $(REPO_FLAGS)
 
 dev-add-repo: add-repo ## add-repo against the dev stack (the production design's name)
 

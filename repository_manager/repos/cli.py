@@ -49,6 +49,13 @@ def add(
     module: Annotated[
         str | None, typer.Option("--module", help="Definitions module, e.g. pkg.definitions.")
     ] = None,
+    read_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--read-from",
+            help="A registered repository whose assets this one may read (repeatable).",
+        ),
+    ] = None,
     dags_dir: Annotated[
         str | None,
         typer.Option(
@@ -68,6 +75,7 @@ def add(
             python_file=python_file,
             module=module,
             dags_dir=dags_dir,
+            read_from=read_from or [],
         )
         config = manager.add_repo(target, request, _progress)
     except RepoError as error:

@@ -52,6 +52,8 @@ class AddRequest(BaseModel):
     dags_dir: str | None = None
     """The folder of the checkout that ``deploy-dags`` replaces (default: the definitions'
     package)."""
+    read_from: list[str] = []
+    """Registered repositories whose assets this one may read (read-only, by IAM)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,12 @@ def validate_new(target: RepoTarget, request: AddRequest) -> RepoConfig:
         raise Conflict(
             f"repository {config.name!r} is already registered; update it with "
             f"`make update-repo REPO_NAME={config.name}` or remove it first"
+        )
+    unknown = [other for other in config.read_from if target.registry.get(other) is None]
+    if unknown:
+        raise NotFound(
+            f"read_from names {', '.join(repr(u) for u in unknown)}, not registered here; "
+            "add it first (`make list-repos` shows what is)"
         )
     ecs = target.client("ecs")
     described = ecs.describe_services(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import pickle
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,6 +219,8 @@ def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None
         (("--branch", "nope"), "branch"),
         (("--url", "file:///nonexistent/repo"), "not"),
         (("--python-file", "nowhere.py"), "nowhere.py"),
+        (("--read-from", "ghost"), "'ghost', not registered here"),
+        (("--read-from", "bad"), "cannot read from itself"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
@@ -307,6 +310,55 @@ def test_iam_confines_a_repository_to_its_own_prefix(stack: LocalStack, tmp_path
     finally:
         removed = _repo(stack, "remove", "rogue", "--purge")
         assert removed.returncode == 0, removed.stderr
+
+
+def test_read_from_grants_another_repository_s_assets_and_nothing_else(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """`read_from: [ledger]` lets reports read ledger's assets (IAM), not the rest of its
+    prefix; a repository without it may not read them at all."""
+    ledger = dagster_repo(tmp_path / "ledger", "ledger", {"ledger_total": "return 42"})
+    read = (
+        "import boto3, os, pickle; s3 = boto3.client('s3'); b = os.environ['DAGSTER_S3_BUCKET']"
+        "; return pickle.loads(s3.get_object(Bucket=b, Key='repos/ledger/assets/ledger_total')"
+        "['Body'].read())"
+    )
+    config = (
+        "import boto3, botocore, os; s3 = boto3.client('s3')\n    try:\n        "
+        "s3.get_object(Bucket=os.environ['DAGSTER_S3_BUCKET'], Key='repos/ledger/config.yml')"
+        "\n    except botocore.exceptions.ClientError as error:\n        "
+        "return error.response['Error']['Code']\n    return 'read'"
+    )
+    reports = dagster_repo(
+        tmp_path / "reports", "reports", {"copied_total": read, "ledger_config": config}
+    )
+    outsider = dagster_repo(tmp_path / "outsider", "outsider", {"peeked_total": read})
+    names = ("ledger", "reports", "outsider")
+    assert _repo(stack, "add", "--url", url(ledger), "--name", "ledger").returncode == 0
+    try:
+        _materialize(stack, "ledger")
+        added = _repo(
+            stack, "add", "--url", url(reports), "--name", "reports", "--read-from", "ledger"
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        added = _repo(stack, "add", "--url", url(outsider), "--name", "outsider")
+        assert added.returncode == 0, added.stdout + added.stderr
+
+        _materialize(stack, "reports")
+        run_id, status = _run(stack, "outsider")
+
+        s3 = _client(stack, "s3")
+
+        def stored(key: str) -> object:
+            return pickle.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+        assert stored("repos/reports/assets/copied_total") == 42
+        assert stored("repos/reports/assets/ledger_config") == "AccessDenied"
+        assert status == "FAILURE"
+        assert "AccessDenied" in _run_errors(stack, run_id)
+    finally:
+        for name in names:
+            _repo(stack, "remove", name, "--purge")
 
 
 def test_update_rolls_a_new_commit_and_nothing_else(stack: LocalStack, tmp_path: Path) -> None:
