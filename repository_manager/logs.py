@@ -6,6 +6,8 @@ runtime ships them with the awslogs driver's naming) and on AWS.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import typer
@@ -46,8 +48,11 @@ def log_targets(ecs: Any, cluster: str, service: str) -> list[tuple[str, str]]:
     return targets
 
 
-def task_log_tail(ecs: Any, logs: Any, task: dict[str, Any], count: int = 1) -> list[str]:
-    """The last ``count`` lines one task's awslogs containers wrote (``prefix/container/id``)."""
+def task_log_events(
+    ecs: Any, logs: Any, task: dict[str, Any], count: int = 1
+) -> list[tuple[int, str]]:
+    """(timestamp, line) of the last ``count`` lines of each of one task's awslogs containers
+    (streams ``prefix/container/task id``), oldest first."""
     definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
     task_id = task["taskArn"].rsplit("/", 1)[-1]
     lines: list[tuple[int, str]] = []
@@ -63,7 +68,42 @@ def task_log_tail(ecs: Any, logs: Any, task: dict[str, Any], count: int = 1) -> 
         except logs.exceptions.ResourceNotFoundException:
             continue
         lines += [(e["timestamp"], e["message"]) for e in events]
-    return [text for _, text in sorted(lines, key=lambda item: item[0])][-count:]
+    return sorted(lines, key=lambda item: item[0])
+
+
+def task_log_tail(ecs: Any, logs: Any, task: dict[str, Any], count: int = 1) -> list[str]:
+    """The last ``count`` lines one task's awslogs containers wrote."""
+    return [text for _, text in task_log_events(ecs, logs, task, count)][-count:]
+
+
+def run_family_prefix(location: str) -> str:
+    """The task definition family prefix of a location's run tasks: EcsRunLauncher names them
+    ``run_{location}_{sha1(location)[:8]}_{repository…}_{job…}`` (dagster-aws's
+    ``get_task_definition_family``)."""
+    digest = hashlib.sha1(location.encode()).hexdigest()[:8]
+    return re.sub(r"[^\w^\-]", "", f"run_{location[:55]}_{digest}_")
+
+
+def run_log_lines(ecs: Any, logs: Any, cluster: str, location: str, limit: int) -> list[str]:
+    """The runs' logs of one code location: every run task ECS still lists (RUNNING, and
+    STOPPED for about an hour on AWS), each line marked with its run id."""
+    families = ecs.list_task_definition_families(
+        familyPrefix=run_family_prefix(location), status="ACTIVE"
+    )["families"]
+    lines: list[tuple[int, str]] = []
+    for family in families:
+        for status in ("RUNNING", "STOPPED"):
+            arns = ecs.list_tasks(cluster=cluster, family=family, desiredStatus=status)["taskArns"]
+            if not arns:
+                continue
+            for task in ecs.describe_tasks(cluster=cluster, tasks=arns, include=["TAGS"])["tasks"]:
+                tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+                run = tags.get("dagster/run_id", task["taskArn"].rsplit("/", 1)[-1])[:8]
+                lines += [
+                    (stamp, f"[run {run}] {text}")
+                    for stamp, text in task_log_events(ecs, logs, task, limit)
+                ]
+    return [text for _, text in sorted(lines, key=lambda item: item[0])][-limit:]
 
 
 def read_logs(ecs: Any, logs: Any, cluster: str, service: str, limit: int) -> list[str]:

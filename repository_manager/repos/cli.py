@@ -189,18 +189,17 @@ def logs(
     limit: Annotated[int, typer.Option(help="Show the last N lines.")] = 200,
     env: EnvOption = "dev",
 ) -> None:
-    """The repository's code server logs, from CloudWatch Logs."""
+    """The repository's code server logs, then its runs' logs, from CloudWatch Logs."""
     try:
         target = target_for(env)
         if target.registry.get(name) is None:
             raise RepoError(f"no repository {name!r} is registered")
+        ecs, cloudwatch = target.client("ecs"), target.client("logs")
+        cluster = target.platform.cluster
         lines = service_logs.read_logs(
-            target.client("ecs"),
-            target.client("logs"),
-            target.platform.cluster,
-            resources.service_name(name),
-            limit,
+            ecs, cloudwatch, cluster, resources.service_name(name), limit
         )
+        lines += service_logs.run_log_lines(ecs, cloudwatch, cluster, name, limit)
     except (RepoError, LookupError) as error:
         _fail(error if isinstance(error, RepoError) else RepoError(str(error)))
         return

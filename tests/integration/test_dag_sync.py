@@ -314,3 +314,10 @@ def test_a_repository_location_serves_its_deployment_over_its_checkout(
     assert {"name": "DAGS_DEPLOYMENT", "value": "1"} in container["environment"]
     stored = stack.client("s3").get_object(Bucket=BUCKET, Key="repos/sales/assets/sales_refunds")
     assert pickle.loads(stored["Body"].read()) == [1, 2]
+
+    logged = stack.dagster_ecs("repo", "logs", "sales")
+    assert logged.returncode == 0, logged.stderr
+    assert any(
+        line.startswith(f"[run {run_id[:8]}]") and "sales_refunds" in line
+        for line in logged.stdout.splitlines()
+    ), logged.stdout[-2000:]

@@ -212,3 +212,19 @@ def test_deploy_refuses_empty_and_non_compiling_trees(tmp_path: Path) -> None:
         check_source(tmp_path)
     (tmp_path / "bad.py").unlink()
     assert list(check_source(tmp_path)) == ["ok.py"]
+
+
+@pytest.mark.parametrize("location", ["main", "sales", "a-very-long-location-name" * 3])
+def test_run_families_are_found_by_dagster_aws_s_naming(location: str) -> None:
+    from dagster_aws.ecs.utils import _get_family_hash, sanitize_family
+
+    from repository_manager.logs import run_family_prefix
+
+    family = sanitize_family(
+        f"run_{_get_family_hash(location)}_{_get_family_hash('__repository__')}_"
+        f"{_get_family_hash('job')}"
+    )
+    assert family.startswith(run_family_prefix(location))
+    assert not sanitize_family(f"run_{_get_family_hash(location + 'x')}_r_j").startswith(
+        run_family_prefix(location)
+    )
