@@ -100,8 +100,8 @@ remove-repo: $(INSTALLED) ## Remove a repository and all its resources: make rem
 list-repos: $(INSTALLED) ## Registered repositories: URL, branch, commit, status, image, S3 prefix, UI link
 	$(DAGSTER_ECS) repo list $(REPO_FLAGS)
 
-repo-logs: $(INSTALLED) ## A repository's code server and run logs: make repo-logs REPO_NAME=…
-	$(DAGSTER_ECS) repo logs "$(REPO_NAME)" $(REPO_FLAGS)
+repo-logs: $(INSTALLED) ## A repository's code server and run logs: make repo-logs REPO_NAME=… [FOLLOW=1]
+	$(DAGSTER_ECS) repo logs "$(REPO_NAME)" $(if $(filter 1 true yes,$(FOLLOW)),--follow) $(REPO_FLAGS)
 
 DAGS_LOCATION = $(if $(REPO_NAME),--location "$(REPO_NAME)")
 

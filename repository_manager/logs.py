@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import typer
 
 from repository_manager import environments
+from repository_manager.devstack.logs import CloudWatchSource
 
 
 def service_names(ecs: Any, cluster: str) -> list[str]:
@@ -34,18 +37,7 @@ def log_targets(ecs: Any, cluster: str, service: str) -> list[tuple[str, str]]:
         known = ", ".join(service_names(ecs, cluster)) or "none"
         raise LookupError(f"no service {service!r} in cluster {cluster!r}; its services: {known}")
     task_definition = ecs.describe_task_definition(taskDefinition=described[0]["taskDefinition"])
-    targets = []
-    for container in task_definition["taskDefinition"]["containerDefinitions"]:
-        config = container.get("logConfiguration") or {}
-        options = config.get("options") or {}
-        if config.get("logDriver") == "awslogs" and options.get("awslogs-stream-prefix"):
-            targets.append(
-                (
-                    options["awslogs-group"],
-                    f"{options['awslogs-stream-prefix']}/{container['name']}/",
-                )
-            )
-    return targets
+    return awslogs_targets(task_definition["taskDefinition"])
 
 
 def task_log_events(
@@ -84,26 +76,96 @@ def run_family_prefix(location: str) -> str:
     return re.sub(r"[^\w^\-]", "", f"run_{location[:55]}_{digest}_")
 
 
-def run_log_lines(ecs: Any, logs: Any, cluster: str, location: str, limit: int) -> list[str]:
-    """The runs' logs of one code location: every run task ECS still lists (RUNNING, and
-    STOPPED for about an hour on AWS), each line marked with its run id."""
+def run_tasks(ecs: Any, cluster: str, location: str) -> list[dict[str, Any]]:
+    """Every run task of one code location ECS still lists (RUNNING, and STOPPED for about an
+    hour on AWS), with its tags."""
     families = ecs.list_task_definition_families(
         familyPrefix=run_family_prefix(location), status="ACTIVE"
     )["families"]
-    lines: list[tuple[int, str]] = []
+    tasks: list[dict[str, Any]] = []
     for family in families:
         for status in ("RUNNING", "STOPPED"):
             arns = ecs.list_tasks(cluster=cluster, family=family, desiredStatus=status)["taskArns"]
-            if not arns:
-                continue
-            for task in ecs.describe_tasks(cluster=cluster, tasks=arns, include=["TAGS"])["tasks"]:
-                tags = {t["key"]: t["value"] for t in task.get("tags", [])}
-                run = tags.get("dagster/run_id", task["taskArn"].rsplit("/", 1)[-1])[:8]
-                lines += [
-                    (stamp, f"[run {run}] {text}")
-                    for stamp, text in task_log_events(ecs, logs, task, limit)
-                ]
+            if arns:
+                tasks += ecs.describe_tasks(cluster=cluster, tasks=arns, include=["TAGS"])["tasks"]
+    return tasks
+
+
+def run_label(task: dict[str, Any]) -> str:
+    tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+    return f"run {tags.get('dagster/run_id', task['taskArn'].rsplit('/', 1)[-1])[:8]}"
+
+
+def run_log_lines(ecs: Any, logs: Any, cluster: str, location: str, limit: int) -> list[str]:
+    """The runs' logs of one code location, each line marked with its run id."""
+    lines: list[tuple[int, str]] = []
+    for task in run_tasks(ecs, cluster, location):
+        label = run_label(task)
+        lines += [
+            (stamp, f"[{label}] {text}") for stamp, text in task_log_events(ecs, logs, task, limit)
+        ]
     return [text for _, text in sorted(lines, key=lambda item: item[0])][-limit:]
+
+
+@dataclass
+class RunLogsSource:
+    """The logs of a location's run tasks as one followable source: the run tasks are listed
+    again every ``interval`` (new runs start while it is followed), each task's streams read
+    as a :class:`CloudWatchSource`."""
+
+    location: str
+    ecs: Any
+    logs: Any
+    cluster: str
+    interval: float = 2.0
+    name: str = "runs"
+    tasks: dict[str, list[CloudWatchSource]] = field(default_factory=dict)
+    due: float = 0.0
+
+    def _sources(self) -> list[tuple[str, CloudWatchSource]]:
+        for task in run_tasks(self.ecs, self.cluster, self.location):
+            if task["taskArn"] in self.tasks:
+                continue
+            task_id = task["taskArn"].rsplit("/", 1)[-1]
+            definition = self.ecs.describe_task_definition(
+                taskDefinition=task["taskDefinitionArn"]
+            )["taskDefinition"]
+            self.tasks[task["taskArn"]] = [
+                CloudWatchSource(run_label(task), self.logs, group, f"{prefix}{task_id}")
+                for group, prefix in awslogs_targets(definition)
+            ]
+        return [(s.name, s) for sources in self.tasks.values() for s in sources]
+
+    def history(self, lines: int) -> list[str]:
+        self.due = time.monotonic() + self.interval
+        return [f"[{name}] {line}" for name, s in self._sources() for line in s.history(lines)]
+
+    def poll(self) -> list[str]:
+        if time.monotonic() >= self.due:
+            self.due = time.monotonic() + self.interval
+            self._sources()
+        return [
+            f"[{source.name}] {line}"
+            for sources in self.tasks.values()
+            for source in sources
+            for line in source.poll()
+        ]
+
+
+def awslogs_targets(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(log group, stream prefix ``prefix/container/``) of each awslogs container."""
+    targets = []
+    for container in definition["containerDefinitions"]:
+        config = container.get("logConfiguration") or {}
+        options = config.get("options") or {}
+        if config.get("logDriver") == "awslogs" and options.get("awslogs-stream-prefix"):
+            targets.append(
+                (
+                    options["awslogs-group"],
+                    f"{options['awslogs-stream-prefix']}/{container['name']}/",
+                )
+            )
+    return targets
 
 
 def read_logs(ecs: Any, logs: Any, cluster: str, service: str, limit: int) -> list[str]:

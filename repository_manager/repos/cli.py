@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from repository_manager import logs as service_logs
 from repository_manager.cli_support import new_app
+from repository_manager.devstack import logs as devlogs
 from repository_manager.repos import manager, resources
 from repository_manager.repos.errors import RepoError
 from repository_manager.repos.targets import target_for
@@ -183,10 +184,24 @@ def serve(
     )
 
 
+def _follow(ecs: Any, cloudwatch: Any, cluster: str, name: str, limit: int) -> None:
+    service = resources.service_name(name)
+    sources: list[devlogs.LogSource] = [
+        devlogs.CloudWatchSource(service, cloudwatch, group, prefix)
+        for group, prefix in service_logs.log_targets(ecs, cluster, service)
+    ]
+    sources.append(service_logs.RunLogsSource(name, ecs, cloudwatch, cluster))
+    for component, line in devlogs.follow(sources, lines=limit, follow=True):
+        typer.echo(line if component == "runs" else f"[{component}] {line}")
+
+
 @repo_app.command("logs")
 def logs(
     name: Annotated[str, typer.Argument(help="Repository name.")],
     limit: Annotated[int, typer.Option(help="Show the last N lines.")] = 200,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C stops).")
+    ] = False,
     env: EnvOption = "dev",
 ) -> None:
     """The repository's code server logs, then its runs' logs, from CloudWatch Logs."""
@@ -196,6 +211,9 @@ def logs(
             raise RepoError(f"no repository {name!r} is registered")
         ecs, cloudwatch = target.client("ecs"), target.client("logs")
         cluster = target.platform.cluster
+        if follow:
+            _follow(ecs, cloudwatch, cluster, name, limit)
+            return
         lines = service_logs.read_logs(
             ecs, cloudwatch, cluster, resources.service_name(name), limit
         )

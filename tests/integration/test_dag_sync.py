@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -321,3 +322,26 @@ def test_a_repository_location_serves_its_deployment_over_its_checkout(
         line.startswith(f"[run {run_id[:8]}]") and "sales_refunds" in line
         for line in logged.stdout.splitlines()
     ), logged.stdout[-2000:]
+
+    following = subprocess.Popen(
+        [CLI, "repo", "logs", "sales", "--follow", "--limit", "5"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(following.stdout or []), daemon=True)
+    reader.start()
+    try:
+        later = api.launch_run("sales", "__ASSET_JOB")
+        assert finished_run(api, later) == "SUCCESS"
+        wait_for(
+            lambda: any(line.startswith(f"[run {later[:8]}]") for line in list(seen)),
+            60,
+            "the later run's lines in the followed logs",
+        )
+    finally:
+        following.terminate()
+        following.wait(timeout=30)
