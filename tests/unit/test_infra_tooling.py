@@ -12,6 +12,7 @@ from repository_manager.infra.binary import find_binary
 from repository_manager.infra.code_locations import parse_config
 from repository_manager.infra.mirror import MIRROR_ENV, cli_config_text, find_mirror
 from repository_manager.infra.runner import InfraRunner, parse_duration, resource_durations
+from repository_manager.repos.config import RepoConfig
 
 
 def make_mirror(root: Path) -> Path:
@@ -65,10 +66,45 @@ def test_unknown_environment_is_refused() -> None:
         InfraRunner("prod")
 
 
-def test_config_yml_keeps_only_infrastructure_keys() -> None:
-    spec = parse_config("sales", "git_url: https://example.com/x.git\ncpu: '512'\nmemory: 1024\n")
+def test_a_hand_written_config_yml_keeps_only_infrastructure_keys() -> None:
+    spec = parse_config("sales", "cpu: '512'\nmemory: 1024\nowner: data-team\n")
     assert spec == {"cpu": 512, "memory": 1024}
     assert parse_config("empty", "") == {}
+
+
+def test_a_registered_repository_reaches_tofu_as_add_repo_registered_it() -> None:
+    config = RepoConfig.parse(
+        {
+            "name": "sales",
+            "git_url": "https://example.com/sales.git",
+            "module": "sales.definitions",
+            "dags_dir": "sales",
+            "resources": {"cpu": 512, "memory": 1024},
+            "scaling": {"min_capacity": 0, "max_capacity": 3},
+            "read_from": ["ledger"],
+            "image": "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/r@sha256:" + "a" * 64,
+        }
+    )
+
+    spec = parse_config("sales", config.to_yaml())
+
+    assert spec == {
+        "module_name": "dagster_code.repository",
+        "definitions": "module:sales.definitions",
+        "dags_dir": "sales",
+        "cpu": 512,
+        "memory": 1024,
+        "min_tasks": 0,
+        "max_tasks": 3,
+        "image": config.image,
+        "read_from": ["ledger"],
+    }
+
+
+def test_an_invalid_repository_config_is_one_line() -> None:
+    text = "name: sales\ngit_url: https://example.com/s.git\nresources: {cpu: 3}\n"
+    with pytest.raises(ValueError, match=r"^repos/sales/config.yml: invalid repository config"):
+        parse_config("sales", text)
 
 
 @pytest.mark.parametrize("name", ["Sales", "a_b", "-x", "x" * 32])

@@ -51,7 +51,10 @@ data "aws_iam_policy_document" "repo" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["repos/${var.name}/*", "repos/shared/*", "dags/${var.name}/*"]
+      values = concat(
+        ["repos/${var.name}/*", "repos/shared/*", "dags/${var.name}/*"],
+        [for other in var.read_from : "repos/${other}/assets/*"],
+      )
     }
   }
   statement {
@@ -60,9 +63,12 @@ data "aws_iam_policy_document" "repo" {
     resources = ["${var.bucket_arn}/repos/${var.name}/*"]
   }
   statement {
-    sid       = "ReadShared"
-    actions   = ["s3:GetObject"]
-    resources = ["${var.bucket_arn}/repos/shared/*"]
+    sid     = "ReadShared"
+    actions = ["s3:GetObject"]
+    resources = concat(
+      ["${var.bucket_arn}/repos/shared/*"],
+      [for other in var.read_from : "${var.bucket_arn}/repos/${other}/assets/*"],
+    )
   }
   statement {
     sid       = "ReadOwnDagDeployments"

@@ -28,6 +28,12 @@ variable "dags_dir" {
   type = string
 }
 
+variable "read_from" {
+  description = "Repositories whose assets this location may read (config.yml read_from)."
+  type        = list(string)
+  default     = []
+}
+
 variable "dag_sync_interval" {
   description = "Seconds between the code server's DAG syncs from s3://<bucket>/dags/<name>/ (0 serves the image's DAGs)."
   type        = number

@@ -87,6 +87,7 @@ module "code_location" {
   module_name          = each.value.module_name
   dags_dir             = coalesce(each.value.dags_dir, "dags/${each.key}")
   dag_sync_interval    = var.dag_sync_interval
+  read_from            = each.value.read_from
   repo_definitions     = each.value.definitions
   cpu                  = each.value.cpu
   memory               = each.value.memory

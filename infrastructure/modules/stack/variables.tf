@@ -29,6 +29,7 @@ variable "code_locations" {
     memory      = optional(number, 512)
     min_tasks   = optional(number, 1)
     max_tasks   = optional(number, 2)
+    read_from   = optional(list(string), [])
   }))
   default = {}
 }
