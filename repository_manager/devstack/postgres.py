@@ -140,6 +140,12 @@ def ensure_cluster(
     """Creates the database cluster once, with ``password`` for the ``superuser`` role."""
     data = data_dir(postgres_dir)
     if (data / "PG_VERSION").exists():
+        user = server_user()
+        if user:
+            # Folders above may have been made private since (a new pytest session resets
+            # /tmp/pytest-of-<user> to 0700): the server user must still reach its data.
+            _grant_traverse(postgres_dir)
+            _grant_traverse(binaries.bindir)
         return
     if data.exists():
         shutil.rmtree(data)
