@@ -345,3 +345,20 @@ def test_a_repository_location_serves_its_deployment_over_its_checkout(
     finally:
         following.terminate()
         following.wait(timeout=30)
+
+
+def test_deploy_without_a_location_deploys_every_dags_folder_of_the_project(
+    stack: LocalStack,
+) -> None:
+    """`make deploy-dags` (no REPO_NAME): every running location with a `dags/<name>/` folder
+    here (only `main`); the platform's own sample pipelines are served again."""
+    before = code_server(stack)
+
+    deployed = dags(stack, "deploy")
+
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert deployed.stdout.startswith("main: deployment "), deployed.stdout
+    assert "sales:" not in deployed.stdout
+    wait_for(lambda: "order_summary" in asset_names(stack), 60, "dags/main's assets")
+    assert "probe" not in asset_names(stack)
+    assert code_server(stack) == before
