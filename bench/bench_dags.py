@@ -224,9 +224,24 @@ def image_deploy(stack: BenchStack) -> float:
     return time.monotonic() - began
 
 
+def server_children(stack: BenchStack) -> list[psutil.Process]:
+    """cl-main's `dagster api grpc` processes: one, except while a reload retires the old."""
+    found = []
+    for proc in stack.processes():
+        try:
+            line = proc.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "api" in line and "grpc" in line and "main" in line:
+            found.append(proc)
+    return found
+
+
 def location_memory(stack: BenchStack, tree: Path) -> dict[str, float]:
-    """MB of cl-main's processes (code-server proxy and server, sync agent) idle, and their
-    peak while a deployment is checked and reloaded (the check and the new server child)."""
+    """MB of cl-main's processes (code-server proxy and server, sync agent) once a reload has
+    retired the old server, and their peak while a deployment is checked and reloaded (the
+    check, then the new server child beside the old one)."""
+    _wait(lambda: len(server_children(stack)) == 1, 120, "the retired code server to exit")
     idle = stack.rss_by_role().get("location main", 0.0)
     agent_mb = agent(stack).memory_info().rss / 2**20
     samples: list[float] = []
