@@ -99,6 +99,16 @@ class ContainerState:
     started_at: float | None = None
 
 
+def _log_options(log_config: dict[str, Any], container: str, task_id: str) -> Any:
+    """The container's log options as Fargate reports them: awslogs adds the stream it writes
+    (``prefix/container/task id``)."""
+    options: dict[str, Any] = log_config.get("options") or {}
+    prefix = options.get("awslogs-stream-prefix")
+    if log_config.get("logDriver") != "awslogs" or not prefix:
+        return log_config.get("options")
+    return {**options, "awslogs-stream": f"{prefix}/{container}/{task_id}"}
+
+
 def ephemeral_storage(task_id: str) -> Path:
     """The task's own temporary folder (its ``TMPDIR``), deleted when the task stops, as
     Fargate deletes a task's ephemeral storage. Directly under the host's temporary folder:
@@ -290,7 +300,7 @@ class Controller:
                 (c["containerArn"] for c in snap["containers"] if c["name"] == name), ""
             ),
             "LogDriver": log_config.get("logDriver"),
-            "LogOptions": log_config.get("options"),
+            "LogOptions": _log_options(log_config, name, task.id),
             "Networks": [
                 {
                     "NetworkMode": td.get("networkMode") or "awsvpc",
@@ -318,7 +328,12 @@ class Controller:
                 return None
             task = self.tasks[found[0]]
             td = task.task_definition
+            group = task.snapshot.get("group") or ""
+            service = (
+                {"ServiceName": group[len("service:") :]} if group.startswith("service:") else {}
+            )
             return {
+                **service,
                 "Cluster": task.snapshot["clusterArn"],
                 "TaskARN": task.arn,
                 "Family": td["family"],
@@ -538,6 +553,9 @@ class Controller:
             )
             # A Fargate task's ephemeral storage is its own: so is its temporary folder here.
             env["TMPDIR"] = str(ephemeral_storage(task.id))
+            hostname = (task.snapshot.get("eni") or {}).get("privateDnsName")
+            if hostname:
+                env.setdefault("HOSTNAME", hostname)
             cwd = (
                 definition.get("workingDirectory") or image.working_directory or str(task.directory)
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +198,12 @@ def test_task_sees_secrets_metadata_and_its_role(
     assert out["task"]["Containers"][0]["Name"] == "app"
     assert out["container"]["Name"] == "app"
     assert out["container"]["Networks"][0]["IPv4Addresses"][0].startswith("127.1.")
+    task_id = out["task"]["TaskARN"].rsplit("/", 1)[-1]
+    assert out["container"]["LogOptions"]["awslogs-stream"] == f"probe/app/{task_id}"
+    assert "ServiceName" not in out["task"], "a standalone task belongs to no service"
+    assert task_env["HOSTNAME"] == out["container"]["Networks"][0]["PrivateDNSName"] != ""
+    assert task_env["TMPDIR"] == str(Path(tempfile.gettempdir()) / f"ecs-task-{task_id}")
+    assert not Path(task_env["TMPDIR"]).exists(), "a stopped task's ephemeral storage is gone"
 
     assert ":assumed-role/repo-a/" in out["identity"]
     assert out["s3"]["repos/a/x"] == "ok"
