@@ -239,3 +239,28 @@ def test_metadata_matches_describe_tasks(ecs_env: EcsEnv) -> None:
     assert eni.groups[0]["GroupId"] in ecs_env.network["awsvpcConfiguration"]["securityGroups"]
     definition = ecs_env.ecs.describe_task_definition(taskDefinition=described["taskDefinitionArn"])
     assert definition["taskDefinition"]["family"] == meta["Family"]
+
+
+def test_a_service_task_s_metadata_names_its_service(ecs_env: EcsEnv) -> None:
+    probe = (
+        "import json, os, urllib.request, time; "
+        "url = os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'; "
+        "m = json.loads(urllib.request.urlopen(url).read()); "
+        "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
+    )
+    td = ecs_env.register(
+        "svcmeta", [{"name": "app", "image": PY, "command": ["python", "-c", probe]}]
+    )
+    ecs_env.create_service("metadata-probe", td, 1)
+    try:
+        (task,) = wait_for(lambda: ecs_env.running("metadata-probe", 1), 30, "the service task")
+        meta_file = (
+            ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "meta.json"
+        )
+        meta = wait_for(
+            lambda: meta_file.exists() and json.loads(meta_file.read_text()), 10, "metadata"
+        )
+        assert meta["ServiceName"] == "metadata-probe"
+        assert meta["TaskARN"] == task["taskArn"]
+    finally:
+        ecs_env.drain()
