@@ -32,6 +32,8 @@ AUTH_ERRORS = frozenset(
 )
 
 
+FALLBACK_CANDIDATES = 5
+"""How many earlier deployments a starting task tries when the newest one is broken."""
 RELOAD_CODE_METHOD = "/api.DagsterApi/ReloadCode"
 """``dagster code-server start``'s reload call. Its request message has no fields (an empty
 payload); calling it over plain gRPC keeps Dagster (~100 MB) out of the agent's process."""
@@ -99,6 +101,11 @@ class SyncAgent:
             self.store.activate(staging, f"image-{deployment.content_hash()}")
             self._record(deployment)
         self.poll(reload=False)
+        rejected = self.status.rejected_deployment if self.status else None
+        served = self.served
+        if rejected is not None and (served is None or served.id == 0):
+            self._fall_back(rejected)
+        self.reload_pending = False
         return self.store.current
 
     def _check_access(self) -> None:
@@ -130,29 +137,57 @@ class SyncAgent:
         current_id = served.id if served else 0
         try:
             newest = self.source.newest_after(current_id)
-            rejected = self.status.rejected_deployment if self.status else None
-            if newest is None or newest == rejected:
-                self._ok()
-                return self._reload_if_pending(reload)
-            deployment = self.source.get(newest)
+        except (BotoCoreError, ClientError) as error:
+            self._failed(f"S3: {error}")
+            return False
+        rejected = self.status.rejected_deployment if self.status else None
+        if newest is None or newest == rejected:
+            self._ok()
+            return self._reload_if_pending(reload)
+        adopted = self._adopt(newest)
+        if adopted:
+            self._reload_if_pending(reload)
+        return adopted
+
+    def _adopt(self, deployment_id: int) -> bool:
+        """Stages, verifies, checks and swaps in one deployment; False (and reported) if any
+        step fails, the served tree unchanged."""
+        try:
+            deployment = self.source.get(deployment_id)
             staging, fetched = self.store.build(deployment, self.source.download)
         except (BotoCoreError, ClientError) as error:
             self._failed(f"S3: {error}")
             return False
         except VerificationError as error:
-            self._rejected(newest, str(error))
+            self._rejected(deployment_id, str(error))
             return False
         failure = check_tree(staging, self.config.module, image_dags_dir=self.config.image_dags_dir)
         if failure is not None:
             self.store.discard(staging)
-            self._rejected(newest, f"deployment {newest}: {failure.one_line()}")
+            self._rejected(deployment_id, f"deployment {deployment_id}: {failure.one_line()}")
             return False
         self.store.activate(staging, deployment.content_hash())
         log.info("DAG sync: serving deployment %s (%d file(s) fetched)", deployment.id, fetched)
         self._record(deployment)
         self.reload_pending = True
-        self._reload_if_pending(reload)
         return True
+
+    def _fall_back(self, rejected: int) -> None:
+        """A task starting while the newest deployment is broken serves the newest earlier one
+        that passes (as the tasks already running do), not the image's older tree."""
+        assert self.status is not None
+        error, failed_at = self.status.last_error, self.status.last_error_at
+        try:
+            earlier = self.source.ids_before(rejected, limit=FALLBACK_CANDIDATES)
+        except (BotoCoreError, ClientError) as failure:
+            self._failed(f"S3: {failure}")
+            return
+        for candidate in earlier:
+            if self._adopt(candidate):
+                self.status.rejected_deployment = rejected
+                self.status.last_error, self.status.last_error_at = error, failed_at
+                self._save()
+                return
 
     def _reload_if_pending(self, reload: bool) -> bool:
         if not (reload and self.reload_pending and self.config.grpc_port):

@@ -35,6 +35,19 @@ class DeploymentSource:
                     newest = max(newest or 0, found)
         return newest
 
+    def ids_before(self, deployment_id: int, limit: int) -> list[int]:
+        """Up to ``limit`` deployment ids below ``deployment_id``, newest first."""
+        ids: list[int] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=deployments_prefix(self.location)
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                found = deployment_id_of(item["Key"])
+                if found is not None and found < deployment_id:
+                    ids.append(found)
+        return sorted(ids, reverse=True)[:limit]
+
     def get(self, deployment_id: int) -> Deployment:
         body = self.s3.get_object(
             Bucket=self.bucket, Key=deployment_key(self.location, deployment_id)

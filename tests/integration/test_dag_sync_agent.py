@@ -220,3 +220,43 @@ def test_of_two_deploys_from_the_same_latest_one_wins_and_the_other_changes_no_m
         Bucket=BUCKET, Key="dags/main/__init__.py", VersionId=entry.version_id
     )["Body"].read()
     assert body == b"VALUE = 2\n"
+
+
+def test_a_task_starting_on_a_broken_newest_deployment_serves_the_last_good_one(
+    s3: object, emulator: str, tmp_path: Path
+) -> None:
+    publish(s3, BUCKET, "main", tree(tmp_path / "good", 1), commit=None)
+    broken = tmp_path / "broken"
+    tree(broken, 2)
+    (broken / "__init__.py").write_text("VALUE = 2\nraise ValueError('half-finished edit')\n")
+    publish(s3, BUCKET, "main", check_source(broken), commit=None)
+    (tmp_path / "loads_tree.py").write_text(LOADER)
+    (tmp_path / "image-dags").mkdir()
+    (tmp_path / "image-dags" / "__init__.py").write_text("VALUE = 0\n")
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PYTHONPATH": f"{tmp_path}:{REPO_ROOT}",
+        "AWS_ENDPOINT_URL": emulator,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "ap-southeast-2",
+        "DAGSTER_S3_BUCKET": BUCKET,
+        "DAG_SYNC_ROOT": str(tmp_path / "task"),
+        "DAGS_DIR": str(tmp_path / "image-dags"),
+    }
+    server = ["--", "dagster", "code-server", "start", "--module-name", "loads_tree"]
+
+    prepared = subprocess.run(
+        [sys.executable, "-m", "dagster_code.dags_sync", "prepare", *server],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert prepared.returncode == 0, prepared.stderr
+    assert (Path(prepared.stdout.strip()) / "__init__.py").read_text() == "VALUE = 1\n"
+    reported = status(tmp_path / "task")
+    assert reported is not None
+    assert (reported.deployment, reported.rejected_deployment) == ("1", 2)
+    assert "__init__.py:2: ValueError: half-finished edit" in (reported.last_error or "")
