@@ -344,6 +344,14 @@ def _trip_circuit_breaker(service: Any, deployment: dict[str, Any], rollback: bo
     return events
 
 
+def completion_events(service: str, deployment_id: str) -> list[str]:
+    """ECS's service event messages when a deployment completes, oldest first."""
+    return [
+        f"(service {service}) (deployment {deployment_id}) deployment completed.",
+        f"(service {service}) has reached a steady state.",
+    ]
+
+
 def _apply_service(backend: Any, update: dict[str, Any]) -> None:
     try:
         service = backend._get_service(update["cluster"], update["service"])
@@ -353,6 +361,7 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
     service.pending_count = update["pendingCount"]
     by_id = {d["id"]: d for d in update.get("deployments", [])}
     kept = []
+    completed: list[str] = []
     tripped: tuple[dict[str, Any], bool] | None = None
     for deployment in service.deployments:
         change = by_id.get(deployment["id"])
@@ -381,9 +390,10 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
                         "id": deployment["id"],
                         "taskDefinition": deployment["taskDefinition"],
                     }
+                    completed += completion_events(service.name, deployment["id"])
         kept.append(deployment)
     service.deployments = kept
-    messages = list(update.get("events", []))
+    messages = list(update.get("events", [])) + completed
     if tripped is not None:
         messages += _trip_circuit_breaker(service, *tripped)
     for message in messages:

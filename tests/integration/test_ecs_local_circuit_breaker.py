@@ -231,3 +231,28 @@ def test_without_the_breaker_the_crash_loop_goes_on(ecs_env: EcsEnv) -> None:
     assert {d["rolloutState"] for d in seen if d["id"] == bad_deployment} == {"IN_PROGRESS"}
     assert _service(ecs_env, "cbx")["taskDefinition"] == bad
     assert len(_tasks_of(ecs_env, "cbx", bad)) > THRESHOLD
+
+
+def test_a_completed_deployment_writes_ecs_s_service_events(ecs_env: EcsEnv) -> None:
+    good = ecs_env.register("steady", [GOOD])
+    ecs_env.create_service("steady", good, 1)
+    try:
+        deployment = wait_for(
+            lambda: next(
+                (
+                    d
+                    for d in _service(ecs_env, "steady")["deployments"]
+                    if d.get("rolloutState") == "COMPLETED"
+                ),
+                None,
+            ),
+            30,
+            "the deployment to complete",
+        )
+        messages = [e["message"] for e in _service(ecs_env, "steady")["events"]]
+        assert messages[:2] == [
+            "(service steady) has reached a steady state.",
+            f"(service steady) (deployment {deployment['id']}) deployment completed.",
+        ]
+    finally:
+        ecs_env.drain()
