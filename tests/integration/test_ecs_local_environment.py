@@ -6,6 +6,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -210,25 +211,31 @@ def test_task_sees_secrets_metadata_and_its_role(
     assert "AccessDenied" in out["s3"]["repos/b/x"]
 
 
+METADATA_PROBE = (
+    "import json, os, urllib.request, time; "
+    "url = os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'; "
+    "m = json.loads(urllib.request.urlopen(url).read()); "
+    "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
+)
+
+
+def written_metadata(ecs_env: EcsEnv, task: dict[str, Any]) -> dict[str, Any]:
+    """The task metadata METADATA_PROBE wrote into the task's folder."""
+    path = ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "meta.json"
+    found: dict[str, Any] = wait_for(
+        lambda: path.exists() and json.loads(path.read_text()), 10, "metadata"
+    )
+    return found
+
+
 def test_metadata_matches_describe_tasks(ecs_env: EcsEnv) -> None:
     """dagster-aws's EcsRunLauncher reads TaskARN/Cluster from metadata, then describe_tasks."""
-    probe = (
-        "import json, os, urllib.request, time; "
-        "url = os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'; "
-        "m = json.loads(urllib.request.urlopen(url).read()); "
-        "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
-    )
     td = ecs_env.register(
-        "meta", [{"name": "app", "image": PY, "command": ["python", "-c", probe]}]
+        "meta", [{"name": "app", "image": PY, "command": ["python", "-c", METADATA_PROBE]}]
     )
     task = ecs_env.run_task(td)
     ecs_env.wait_status(task["taskArn"], "RUNNING")
-    meta_file = (
-        ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "meta.json"
-    )
-    meta = wait_for(
-        lambda: meta_file.exists() and json.loads(meta_file.read_text()), 10, "metadata"
-    )
+    meta = written_metadata(ecs_env, task)
     (described,) = ecs_env.ecs.describe_tasks(cluster=meta["Cluster"], tasks=[meta["TaskARN"]])[
         "tasks"
     ]
@@ -242,24 +249,13 @@ def test_metadata_matches_describe_tasks(ecs_env: EcsEnv) -> None:
 
 
 def test_a_service_task_s_metadata_names_its_service(ecs_env: EcsEnv) -> None:
-    probe = (
-        "import json, os, urllib.request, time; "
-        "url = os.environ['ECS_CONTAINER_METADATA_URI_V4'] + '/task'; "
-        "m = json.loads(urllib.request.urlopen(url).read()); "
-        "open('meta.json', 'w').write(json.dumps(m)); time.sleep(600)"
-    )
     td = ecs_env.register(
-        "svcmeta", [{"name": "app", "image": PY, "command": ["python", "-c", probe]}]
+        "svcmeta", [{"name": "app", "image": PY, "command": ["python", "-c", METADATA_PROBE]}]
     )
     ecs_env.create_service("metadata-probe", td, 1)
     try:
         (task,) = wait_for(lambda: ecs_env.running("metadata-probe", 1), 30, "the service task")
-        meta_file = (
-            ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "meta.json"
-        )
-        meta = wait_for(
-            lambda: meta_file.exists() and json.loads(meta_file.read_text()), 10, "metadata"
-        )
+        meta = written_metadata(ecs_env, task)
         assert meta["ServiceName"] == "metadata-probe"
         assert meta["TaskARN"] == task["taskArn"]
     finally:
