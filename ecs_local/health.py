@@ -1,6 +1,9 @@
 """Container health checks with Docker/ECS semantics (command, interval, timeout, retries,
 startPeriod): UNKNOWN until the first result, HEALTHY after a pass, UNHEALTHY after
-``retries`` consecutive failures; failures inside the start period do not count."""
+``retries`` consecutive failures; failures inside the start period do not count.
+
+As Docker's HEALTHCHECK (which ECS's maps to), the first probe runs ``interval`` seconds
+after the container started, not at once (moby/moby#33410)."""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ class HealthCheck:
             retries=int(definition.get("retries", 3)),
             start_period=float(definition.get("startPeriod", 0)),
             started_at=container_started,
-            next_at=container_started,
+            next_at=container_started + float(definition.get("interval", 30)),
         )
 
     def tick(self, now: float, spawn: Callable[[list[str]], subprocess.Popen[bytes]]) -> str:

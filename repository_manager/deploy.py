@@ -73,6 +73,8 @@ class Platform:
     workspace_refresh_seconds: int = 10
     dag_sync_interval: int = 60
     """Seconds between each code location's DAG syncs from S3 (0: serve the image's DAGs)."""
+    health_check_interval: int = 30
+    """Seconds between a code location container's health checks (ECS allows 5 to 300)."""
     """How often the webserver and daemon re-read Cloud Map (DiscoverInstances costs on AWS)."""
     """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
     the host's loopback where tasks share one host."""
@@ -129,6 +131,7 @@ def _common(platform: Platform) -> dict[str, str]:
         "webserver_host": platform.webserver_host,
         "workspace_refresh_seconds": str(platform.workspace_refresh_seconds),
         "dag_sync_interval": str(platform.dag_sync_interval),
+        "health_check_interval": str(platform.health_check_interval),
         "grpc_port": str(platform.grpc_port),
     }
 

@@ -83,6 +83,7 @@ def platform_from_outputs(deploy: dict[str, Any]) -> Platform:
         webserver_host=str(deploy.get("webserver_host", "0.0.0.0")),
         workspace_refresh_seconds=int(deploy.get("workspace_refresh_seconds", 10)),
         dag_sync_interval=int(deploy.get("dag_sync_interval", 60)),
+        health_check_interval=int(deploy.get("health_check_interval", 30)),
         cpu=int(deploy["cpu"]),
         memory=int(deploy["memory"]),
         assign_public_ip=bool(deploy["assign_public_ip"]),

@@ -21,7 +21,12 @@ import grpc
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dagster_code.dags_sync.check import check_tree
-from dagster_code.dags_sync.manifest import Deployment, SyncStatus, status_key
+from dagster_code.dags_sync.manifest import (
+    MAX_BACKOFF_INTERVALS,
+    Deployment,
+    SyncStatus,
+    status_key,
+)
 from dagster_code.dags_sync.releases import ReleaseStore, VerificationError
 from dagster_code.dags_sync.source import DeploymentSource
 
@@ -265,7 +270,7 @@ class SyncAgent:
             delay = self.config.interval
             failures = self.status.consecutive_failures if self.status else 0
             if failures:
-                delay = min(self.config.interval * 2 ** min(failures, 4), self.config.interval * 4)
+                delay = self.config.interval * min(2**failures, MAX_BACKOFF_INTERVALS)
             deadline = time.monotonic() + delay
             while time.monotonic() < deadline and not stop_when():
                 time.sleep(min(0.2, delay))

@@ -101,6 +101,10 @@ class ImportFailure(BaseModel):
         return f"{where}{self.error}"
 
 
+MAX_BACKOFF_INTERVALS = 4
+"""While S3 fails, the agent waits 2, then 4 intervals between syncs, never longer."""
+
+
 class SyncStatus(BaseModel):
     """What a code location task serves, as its sync agent last saw it."""
 

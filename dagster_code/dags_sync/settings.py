@@ -8,9 +8,12 @@ import socket
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster_code.dags_path import dags_dir_from_env
-from dagster_code.dags_sync.agent import AgentConfig
+
+if TYPE_CHECKING:
+    from dagster_code.dags_sync.agent import AgentConfig
 
 DEFAULT_INTERVAL_SECONDS = 60.0
 DEFAULT_UNHEALTHY_AFTER = 3
@@ -77,6 +80,19 @@ def task_id(env: Mapping[str, str]) -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def own_address(env: Mapping[str, str]) -> str:
+    """The task's own IPv4 address from its container metadata (v4), where a server bound to
+    0.0.0.0 on Fargate, or to the task's emulated ENI locally, accepts; else loopback."""
+    uri = env.get("ECS_CONTAINER_METADATA_URI_V4")
+    if uri:
+        try:
+            with urllib.request.urlopen(uri, timeout=2) as response:
+                return str(json.load(response)["Networks"][0]["IPv4Addresses"][0])
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+    return "127.0.0.1"
+
+
 def agent_config(env: Mapping[str, str], server_command: Sequence[str]) -> AgentConfig:
     location = (
         _option(server_command, "--location-name", "-n")
@@ -85,6 +101,8 @@ def agent_config(env: Mapping[str, str], server_command: Sequence[str]) -> Agent
         or "main"
     )
     port = _option(server_command, "--port", "-p") or env.get("DAGSTER_CODE_SERVER_PORT")
+    from dagster_code.dags_sync.agent import AgentConfig
+
     return AgentConfig(
         location=location,
         bucket=required_bucket(env),

@@ -31,6 +31,8 @@ from repository_manager.settings import (
 STACK_NAME = "dagster-ecs"
 PLATFORM_IMAGE = "dagster-ecs:local"
 PLATFORM_IMAGE_PATTERN = "dagster-ecs:*"
+LOCAL_HEALTH_CHECK_INTERVAL = 5
+"""ECS's shortest health check interval: a rolled code location is healthy 5 s after start."""
 
 
 def ecs_state_dir(settings: StackSettings) -> Path:
@@ -164,6 +166,7 @@ def local_platform(
         webserver_host=settings.host,
         workspace_refresh_seconds=2,
         dag_sync_interval=settings.dag_sync_interval,
+        health_check_interval=LOCAL_HEALTH_CHECK_INTERVAL,
         grpc_port=settings.ports.code_server,
         workspace_file=str(settings.dagster_home / "workspace.yaml"),
         # Tasks share the host's network here, so a port-bound task must stop before its

@@ -124,10 +124,18 @@ def stored_probe(stack: LocalStack) -> str:
     return str(pickle.loads(body.read()))
 
 
+def task_health(stack: LocalStack, task_arn: str) -> str:
+    ecs = stack.client("ecs")
+    return str(
+        ecs.describe_tasks(cluster="dagster-ecs", tasks=[task_arn])["tasks"][0]["healthStatus"]
+    )
+
+
 def test_a_new_file_is_served_by_the_same_process_and_task(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     before = code_server(stack)
+    wait_for(lambda: task_health(stack, before[1]) == "HEALTHY", 60, "the health check to pass")
     first = deploy(stack, dag_package(tmp_path / "dags", "v1"))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "served by every running task" in first.stdout
@@ -166,6 +174,8 @@ def test_a_broken_tree_is_never_served(stack: LocalStack, tmp_path: Path) -> Non
     assert status.returncode == 0, status.stderr
     assert "broken.py:3" in status.stdout and "rejected" in status.stdout, status.stdout
     assert "Traceback" not in broken.stderr + status.stdout
+    assert "HEALTHY" in status.stdout, status.stdout
+    assert task_health(stack, code_server(stack)[1]) == "HEALTHY"
 
 
 def test_a_syntax_error_is_refused_before_upload(stack: LocalStack, tmp_path: Path) -> None:

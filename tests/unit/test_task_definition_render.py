@@ -42,6 +42,7 @@ SAMPLE = {
     "webserver_host": "0.0.0.0",
     "workspace_refresh_seconds": "10",
     "dag_sync_interval": "60",
+    "health_check_interval": "30",
     "workspace_file": "/opt/dagster/dagster_home/workspace.yaml",
 }
 

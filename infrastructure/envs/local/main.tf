@@ -67,7 +67,9 @@ module "stack" {
   workspace_refresh_seconds = 2
   # DAG changes reach the code servers within 2 s locally (60 s on AWS).
   dag_sync_interval = 2
-  grpc_port         = var.grpc_port
-  workspace_file    = var.workspace_file
-  disposable        = true
+  # ECS's shortest health check interval: a rolled code location is healthy 5 s after start.
+  health_check_interval = 5
+  grpc_port             = var.grpc_port
+  workspace_file        = var.workspace_file
+  disposable            = true
 }

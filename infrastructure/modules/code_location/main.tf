@@ -4,26 +4,27 @@
 locals {
   family = "${var.stack_name}-cl-${var.name}"
   task_definition = jsondecode(templatefile("${var.task_definitions_dir}/code_location.json.tftpl", {
-    family             = local.family
-    image              = var.image
-    cpu                = tostring(var.cpu)
-    memory             = tostring(var.memory)
-    execution_role_arn = var.execution_role_arn
-    task_role_arn      = aws_iam_role.this.arn
-    module_name        = var.module_name
-    repo_name          = var.name
-    dags_dir           = var.dags_dir
-    dag_sync_interval  = tostring(var.dag_sync_interval)
-    repo_definitions   = var.repo_definitions
-    bucket             = var.bucket_name
-    log_group          = aws_cloudwatch_log_group.this.name
-    region             = var.region
-    grpc_port          = tostring(var.grpc_port)
-    db_host            = var.db_host
-    db_port            = tostring(var.db_port)
-    db_name            = var.db_name
-    db_user            = var.db_user
-    db_secret_arn      = var.db_secret_arn
+    family                = local.family
+    image                 = var.image
+    cpu                   = tostring(var.cpu)
+    memory                = tostring(var.memory)
+    execution_role_arn    = var.execution_role_arn
+    task_role_arn         = aws_iam_role.this.arn
+    module_name           = var.module_name
+    repo_name             = var.name
+    dags_dir              = var.dags_dir
+    dag_sync_interval     = tostring(var.dag_sync_interval)
+    health_check_interval = tostring(var.health_check_interval)
+    repo_definitions      = var.repo_definitions
+    bucket                = var.bucket_name
+    log_group             = aws_cloudwatch_log_group.this.name
+    region                = var.region
+    grpc_port             = tostring(var.grpc_port)
+    db_host               = var.db_host
+    db_port               = tostring(var.db_port)
+    db_name               = var.db_name
+    db_user               = var.db_user
+    db_secret_arn         = var.db_secret_arn
   }))
 }
 

@@ -40,6 +40,16 @@ variable "dag_sync_interval" {
   default     = 60
 }
 
+variable "health_check_interval" {
+  description = "Seconds between the code server container's health checks (ECS allows 5 to 300)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.health_check_interval >= 5 && var.health_check_interval <= 300
+    error_message = "health_check_interval must be between 5 and 300 seconds (ECS's range)."
+  }
+}
+
 variable "repo_definitions" {
   description = "An external repository's definitions (module:... or file:...), loaded by dagster_code.repository."
   type        = string

@@ -44,21 +44,22 @@ output "task_definition_arns" {
 # values and rolls new revisions.
 output "deploy" {
   value = merge(module.ecs.deploy, {
-    stack_name         = var.name
-    dag_sync_interval  = var.dag_sync_interval
-    cluster            = module.ecs.cluster_name
-    region             = var.region
-    image              = var.image
-    bucket             = module.storage.bucket_name
-    execution_role_arn = module.ecs.execution_role_arn
-    db_host            = module.database.address
-    db_port            = module.database.port
-    db_name            = module.database.database_name
-    db_user            = module.database.username
-    db_secret_arn      = module.database.secret_arn
-    namespace          = module.service_discovery.namespace_name
-    subnets            = module.network.task_subnet_ids
-    assign_public_ip   = module.network.assign_public_ip
+    stack_name            = var.name
+    dag_sync_interval     = var.dag_sync_interval
+    health_check_interval = var.health_check_interval
+    cluster               = module.ecs.cluster_name
+    region                = var.region
+    image                 = var.image
+    bucket                = module.storage.bucket_name
+    execution_role_arn    = module.ecs.execution_role_arn
+    db_host               = module.database.address
+    db_port               = module.database.port
+    db_name               = module.database.database_name
+    db_user               = module.database.username
+    db_secret_arn         = module.database.secret_arn
+    namespace             = module.service_discovery.namespace_name
+    subnets               = module.network.task_subnet_ids
+    assign_public_ip      = module.network.assign_public_ip
     security_groups = {
       webserver     = [module.network.security_group_ids.webserver]
       daemon        = [module.network.security_group_ids.daemon]

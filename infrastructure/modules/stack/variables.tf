@@ -88,6 +88,12 @@ variable "dag_sync_interval" {
   default     = 60
 }
 
+variable "health_check_interval" {
+  description = "Seconds between each code location container's health checks (5 to 300)."
+  type        = number
+  default     = 30
+}
+
 variable "workspace_refresh_seconds" {
   description = "How often the webserver and daemon re-read Cloud Map for code locations."
   type        = number
