@@ -70,14 +70,14 @@ class Platform:
     """Per kind of service: ``webserver``, ``daemon``, ``code_location``."""
     webserver_port: int = 3000
     webserver_host: str = "0.0.0.0"
+    """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
+    the host's loopback where tasks share one host."""
     workspace_refresh_seconds: int = 10
+    """How often the webserver and daemon re-read Cloud Map (DiscoverInstances costs on AWS)."""
     dag_sync_interval: int = 60
     """Seconds between each code location's DAG syncs from S3 (0: serve the image's DAGs)."""
     health_check_interval: int = 30
     """Seconds between a code location container's health checks (ECS allows 5 to 300)."""
-    """How often the webserver and daemon re-read Cloud Map (DiscoverInstances costs on AWS)."""
-    """Where the webserver binds in its task: every address of the task's own ENI on Fargate;
-    the host's loopback where tasks share one host."""
     grpc_port: int = 4000
     workspace_file: str = "/opt/dagster/dagster_home/workspace.yaml"
     cpu: int = 256
