@@ -56,5 +56,8 @@ if [[ "${1:-}" == dagster && "${2:-}" == code-server && "${DAG_SYNC_INTERVAL:-60
   python -m dagster_code.dags_sync watch --parent "$$" -- "$@" &
   export DAGS_IMAGE_DIR="${DAGS_DIR:-}" DAGS_DIR="${dags_dir}"
 fi
+# The agent's own key (dag_sync_uses_s3_user) is not the code server's: its code runs as the
+# task role, confined to the repository's prefixes.
+unset DAG_SYNC_AWS_ACCESS_KEY_ID DAG_SYNC_AWS_SECRET_ACCESS_KEY
 
 exec "$@"

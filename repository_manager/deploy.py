@@ -78,6 +78,10 @@ class Platform:
     """Seconds between each code location's DAG syncs from S3 (0: serve the image's DAGs)."""
     health_check_interval: int = 30
     """Seconds between a code location container's health checks (ECS allows 5 to 300)."""
+    dag_sync_secret_arn: str | None = None
+    """A Secrets Manager secret with ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` that
+    code location tasks inject for their DAG sync agent alone (tofu's ``dag_sync_uses_s3_user``);
+    ``None``: the agent uses the task role, as everything else in the task does."""
     grpc_port: int = 4000
     workspace_file: str = "/opt/dagster/dagster_home/workspace.yaml"
     cpu: int = 256
@@ -98,6 +102,7 @@ class ServiceSpec:
     cloud_map_name: str | None = None
     desired_count: int = 1
     environment: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -160,6 +165,7 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
             security_groups=platform.security_groups[CODE_LOCATION],
             cloud_map_name=name,
             environment=location.environment,
+            secrets=dag_sync_secrets(platform.dag_sync_secret_arn),
         )
         for name, location in sorted(platform.code_locations.items())
     ]
@@ -183,10 +189,24 @@ def service_specs(platform: Platform) -> list[ServiceSpec]:
     return specs
 
 
+def dag_sync_secrets(secret_arn: str | None) -> tuple[tuple[str, str], ...]:
+    """What tofu's code_location module appends to the container's secrets for the agent."""
+    if secret_arn is None:
+        return ()
+    return tuple(
+        (f"DAG_SYNC_{key}", f"{secret_arn}:{key}::")
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    )
+
+
 def rendered_definition(spec: ServiceSpec) -> dict[str, Any]:
-    """The spec's template rendered, with its own variables after the platform's (tofu's
-    code_location module appends them the same way)."""
+    """The spec's template rendered, with its own variables and secrets after the platform's
+    (tofu's code_location module appends the secrets the same way)."""
     definition = render_task_definition(spec.template, spec.variables)
+    if spec.secrets:
+        container = definition["containerDefinitions"][0]
+        extra = [{"name": name, "valueFrom": arn} for name, arn in spec.secrets]
+        container["secrets"] = [*container.get("secrets", []), *extra]
     if spec.environment:
         container = definition["containerDefinitions"][0]
         extra = [{"name": name, "value": value} for name, value in spec.environment]

@@ -84,6 +84,7 @@ def platform_from_outputs(deploy: dict[str, Any]) -> Platform:
         workspace_refresh_seconds=int(deploy.get("workspace_refresh_seconds", 10)),
         dag_sync_interval=int(deploy.get("dag_sync_interval", 60)),
         health_check_interval=int(deploy.get("health_check_interval", 30)),
+        dag_sync_secret_arn=deploy.get("dag_sync_secret_arn") or None,
         cpu=int(deploy["cpu"]),
         memory=int(deploy["memory"]),
         assign_public_ip=bool(deploy["assign_public_ip"]),

@@ -20,6 +20,7 @@ from dagster_code.dags_sync.manifest import MAX_BACKOFF_INTERVALS, SyncStatus
 from dagster_code.dags_sync.settings import (
     MissingSetting,
     agent_config,
+    agent_credentials,
     interval,
     own_address,
     sync_root,
@@ -49,7 +50,8 @@ def _agent(server_command: list[str]) -> SyncAgent:
 
     from dagster_code.dags_sync.agent import SyncAgent
 
-    return SyncAgent(agent_config(os.environ, server_command), boto3.client("s3"))
+    config = agent_config(os.environ, server_command)
+    return SyncAgent(config, boto3.client("s3", **agent_credentials(os.environ)))
 
 
 def _port_open(port: int) -> bool:

@@ -31,6 +31,10 @@ WaitOption = Annotated[
     bool, typer.Option(help="Wait until every running task of the location serves it.")
 ]
 TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait for the tasks.")]
+EmulatorOption = Annotated[
+    str | None,
+    typer.Option(help="--env local: the emulator it lives in (default: the dev stack's)."),
+]
 
 
 def _fail(error: Exception) -> None:
@@ -89,6 +93,7 @@ def deploy(
         typer.Option(help="The DAG folder (default: dags/<location>/ of this project)."),
     ] = None,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 180.0,
 ) -> None:
@@ -96,7 +101,7 @@ def deploy(
     try:
         if source is not None and location is None:
             raise DagsError("--source needs --location: say which code location it is for")
-        target = dags_target(env)
+        target = dags_target(env, emulator_url)
         names = _locations(target, location)
         folders = {name: source or project_root() / "dags" / name for name in names}
         if location is None:
@@ -119,12 +124,13 @@ def rollback_command(
     to: Annotated[int | None, typer.Option("--to", help="Deployment id to restore.")] = None,
     steps: Annotated[int, typer.Option(help="How many deployments back (without --to).")] = 1,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 180.0,
 ) -> None:
     """Restore an earlier deployment's files as a new deployment."""
     try:
-        target = dags_target(env)
+        target = dags_target(env, emulator_url)
         published = rollback(target.s3, target.bucket, _location(location), to=to, steps=steps)
         _report(target, published, wait, timeout)
     except DagsError as error:
@@ -142,10 +148,11 @@ def _age(report_time: object) -> str:
 def status_command(
     location: Annotated[str | None, typer.Option("--location", help="One location.")] = None,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
 ) -> None:
     """Per location and task: the deployment served, last sync, last error, health."""
     try:
-        target = dags_target(env)
+        target = dags_target(env, emulator_url)
         table = Table("location", "latest", "task", "serving", "synced", "state", "health")
         errors: list[str] = []
         for name in _locations(target, location):
@@ -177,10 +184,11 @@ def status_command(
 def history_command(
     location: Annotated[str, typer.Option("--location", help="Code location.")] = "main",
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
 ) -> None:
     """Every deployment of a location: id, time, commit, files."""
     try:
-        target = dags_target(env)
+        target = dags_target(env, emulator_url)
         name = _location(location)
         table = Table("id", "created", "commit", "files", "note")
         for deployment_id in history.deployment_ids(target.s3, target.bucket, name):

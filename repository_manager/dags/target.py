@@ -23,15 +23,19 @@ class DagsTarget:
     ecs: Any
 
 
-def dags_target(env: str) -> DagsTarget:
+def dags_target(env: str, emulator_url: str | None = None) -> DagsTarget:
+    """``emulator_url``: the emulator a ``local`` environment lives in, where it is not the
+    running dev stack's own."""
     try:
         environments.check_name(env)
+        if emulator_url is not None and env != "local":
+            raise DagsError(f"--emulator-url is for --env local, not --env {env}")
         if env == "dev":
             environment = environments.resolve("dev")
             return DagsTarget(
                 env, LOCAL_BUCKET, CLUSTER_NAME, environment.client("s3"), environment.client("ecs")
             )
-        target = tofu_target(InfraRunner(env, stream=False))
+        target = tofu_target(InfraRunner(env, emulator_url=emulator_url, stream=False))
     except (environments.TargetError, DeployError, InfraError) as error:
         raise DagsError(str(error)) from None
     return DagsTarget(

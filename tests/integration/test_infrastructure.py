@@ -116,6 +116,7 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
             "enable_nat": True,
             "enable_efs": True,
             "create_s3_user": True,
+            "dag_sync_uses_s3_user": True,
         },
     )
     tree_before = sorted(
@@ -188,6 +189,34 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         every_output = runner.outputs()
         assert every_output["s3_bucket_name"] == every_output["stack"]["bucket_name"]
         assert every_output["load_balancer_url"].startswith("http://")
+        # The S3 user's key, as the production design names it: the one in Secrets Manager,
+        # and one that S3 accepts (not in the `stack` object, which is not sensitive).
+        s3_key = json.loads(
+            aws["secretsmanager"].get_secret_value(SecretId=f"{name}/s3-access-key")["SecretString"]
+        )
+        assert (every_output["aws_access_key_id"], every_output["aws_secret_access_key"]) == (
+            s3_key["AWS_ACCESS_KEY_ID"],
+            s3_key["AWS_SECRET_ACCESS_KEY"],
+        )
+        assert "aws_secret_access_key" not in every_output["stack"]
+        as_s3_user = boto3.client(
+            "s3",
+            endpoint_url=emulator,
+            region_name="ap-southeast-2",
+            aws_access_key_id=every_output["aws_access_key_id"],
+            aws_secret_access_key=every_output["aws_secret_access_key"],
+        )
+        assert as_s3_user.list_objects_v2(Bucket=bucket, Prefix="dags/")["KeyCount"] >= 1
+        # The code locations' agents get it as task secrets, read by the execution role.
+        main_definition = aws["ecs"].describe_task_definition(
+            taskDefinition=every_output["stack"]["task_definition_arns"]["code_location:main"]
+        )["taskDefinition"]
+        secret_arn = aws["secretsmanager"].describe_secret(SecretId=f"{name}/s3-access-key")["ARN"]
+        assert {
+            s["name"]: s["valueFrom"] for s in main_definition["containerDefinitions"][0]["secrets"]
+        }["DAG_SYNC_AWS_ACCESS_KEY_ID"] == f"{secret_arn}:AWS_ACCESS_KEY_ID::"
+        execution = aws["iam"].get_role_policy(RoleName=f"{name}-execution", PolicyName="execution")
+        assert secret_arn in json.dumps(execution["PolicyDocument"])
         outputs = every_output["stack"]
         database = outputs["deploy"]  # what the task definitions are rendered with
         assert database_answers(aws["secretsmanager"], database) == (

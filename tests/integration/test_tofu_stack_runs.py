@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -27,7 +28,7 @@ from repository_manager.devstack.local_platform import build_platform_image, ima
 from repository_manager.infra.runner import InfraRunner
 from repository_manager.settings import STACK_TAG, StackSettings
 from tests.integration.conftest import REPO_ROOT, free_port, running_emulator, wait_for
-from tests.integration.ecs_fixtures import runtime_env, task_pgids
+from tests.integration.ecs_fixtures import group_members, runtime_env, task_pgids
 from tests.integration.test_infrastructure import CLI, iac
 
 __all__ = ["iac"]
@@ -87,6 +88,8 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 "webserver_port": webserver_port,
                 "grpc_port": free_port(),
                 "workspace_file": str(tmp_path / "workspace.yaml"),
+                "create_s3_user": True,
+                "dag_sync_uses_s3_user": True,
             },
         )
         runtime_state = tmp_path / "ecs"
@@ -107,6 +110,39 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
 
                 api = DagsterApi(f"http://127.0.0.1:{webserver_port}")
                 wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 120, "main")
+                # The S3 user's key reaches the DAG sync agent, never the code server's processes.
+                key_id = runner.outputs()["aws_access_key_id"]
+                members = code_location_processes(runtime_state)
+                agents = [
+                    p
+                    for p in members
+                    if "dagster_code.dags_sync" in p.cmdline() and "watch" in p.cmdline()
+                ]
+                servers = dagster_servers(members)
+                assert [p.environ().get("DAG_SYNC_AWS_ACCESS_KEY_ID") for p in agents] == [key_id]
+                assert servers
+                assert not [p for p in servers if "DAG_SYNC_AWS_ACCESS_KEY_ID" in p.environ()]
+
+                # deploy-dags to the tofu environment: the same server process serves it.
+                server_pids = {p.pid for p in servers}
+                dags = tmp_path / "dags-main"
+                shutil.copytree(REPO_ROOT / "dags" / "main", dags)
+                with open(dags / "assets.py", "a") as assets:
+                    assets.write(NEW_ASSET)
+                deploy_dags = [CLI, "dags", "deploy", "--env", "local", "--emulator-url", url]
+                published = subprocess.run(
+                    [*deploy_dags, "--location", "main", "--source", str(dags)],
+                    env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)},
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
+                assert published.returncode == 0, published.stdout + published.stderr
+                assert "main: served by every running task" in published.stdout
+                wait_for(
+                    lambda: "deployed_through_tofu" in asset_names(api), 60, "the deployed asset"
+                )
+                assert dagster_servers(code_location_processes(runtime_state))[0].pid in server_pids
                 run_id = api.launch_run("main", "main_assets_job")
                 final = wait_for(
                     lambda: (s := api.run_status(run_id)) in {"SUCCESS", "FAILURE"} and s,
@@ -133,6 +169,43 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 drain(ecs, name, runtime_state)
                 runner.destroy()
     assert not _tagged(settings), "a task process outlived the test"
+
+
+NEW_ASSET = """
+
+@asset(group_name="orders")
+def deployed_through_tofu() -> int:
+    return 1
+
+
+all_assets = [*all_assets, deployed_through_tofu]
+"""
+
+
+def asset_names(api: DagsterApi) -> set[str]:
+    data = api.query("{assetNodes{assetKey{path}}}")
+    return {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+
+
+def dagster_servers(members: list[psutil.Process]) -> list[psutil.Process]:
+    """The code server proxy (`dagster code-server start`) and its server child, oldest first."""
+    found = [
+        p
+        for p in members
+        if Path(p.cmdline()[0]).name.startswith("python") or p.cmdline()[0].endswith("dagster")
+    ]
+    servers = [p for p in found if "dagster_code.dags_sync" not in p.cmdline()]
+    return sorted(servers, key=lambda p: p.create_time())
+
+
+def code_location_processes(state_dir: Path) -> list[psutil.Process]:
+    """Every live process of the task whose main process is a code server."""
+    for pgid in task_pgids(state_dir):
+        members = group_members(pgid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "code-server" in psutil.Process(pgid).cmdline():
+                return members
+    raise AssertionError("no code location task is running")
 
 
 def _tagged(settings: StackSettings) -> list[int]:

@@ -21,7 +21,12 @@ from dagster_code.dags_sync.manifest import (
     status_key,
 )
 from dagster_code.dags_sync.releases import ReleaseStore, VerificationError, tree_files
-from dagster_code.dags_sync.settings import MissingSetting, agent_config, interval
+from dagster_code.dags_sync.settings import (
+    MissingSetting,
+    agent_config,
+    agent_credentials,
+    interval,
+)
 from repository_manager.dags.errors import DagsError
 from repository_manager.dags.publish import check_source
 from repository_manager.dags.rollback import choose_target
@@ -228,3 +233,11 @@ def test_run_families_are_found_by_dagster_aws_s_naming(location: str) -> None:
     assert not sanitize_family(f"run_{_get_family_hash(location + 'x')}_r_j").startswith(
         run_family_prefix(location)
     )
+
+
+def test_the_agent_uses_its_own_key_only_when_the_task_injects_both_halves() -> None:
+    assert agent_credentials({}) == {}
+    both = {"DAG_SYNC_AWS_ACCESS_KEY_ID": "AKIA1", "DAG_SYNC_AWS_SECRET_ACCESS_KEY": "s"}
+    assert agent_credentials(both) == {"aws_access_key_id": "AKIA1", "aws_secret_access_key": "s"}
+    with pytest.raises(MissingSetting, match="DAG_SYNC_AWS_SECRET_ACCESS_KEY is not set"):
+        agent_credentials({"DAG_SYNC_AWS_ACCESS_KEY_ID": "AKIA1"})

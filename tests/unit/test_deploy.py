@@ -8,6 +8,7 @@ from repository_manager.deploy import (
     Platform,
     _same_definition,
     is_stable,
+    rendered_definition,
     rolled_back,
     rollout_failure,
     service_specs,
@@ -56,6 +57,24 @@ def test_every_spec_renders_with_the_shared_templates() -> None:
         rendered = render_task_definition(spec.template, spec.variables)
         assert rendered["family"].startswith("dagster-ecs-")
         assert rendered["containerDefinitions"][0]["image"] == "dagster-ecs:local"
+
+
+def test_the_agent_s_key_is_a_secret_of_code_locations_only_and_only_when_given() -> None:
+    arn = "arn:aws:secretsmanager:ap-southeast-2:1:secret:stack/s3-access-key"
+    for spec in service_specs(_platform(dag_sync_secret_arn=arn)):
+        secrets = rendered_definition(spec)["containerDefinitions"][0]["secrets"]
+        names = {s["name"]: s["valueFrom"] for s in secrets}
+        if spec.template == "code_location":
+            assert names == {
+                "DAGSTER_POSTGRES_PASSWORD": f"{_platform().db_secret_arn}:password::",
+                "DAG_SYNC_AWS_ACCESS_KEY_ID": f"{arn}:AWS_ACCESS_KEY_ID::",
+                "DAG_SYNC_AWS_SECRET_ACCESS_KEY": f"{arn}:AWS_SECRET_ACCESS_KEY::",
+            }
+        else:
+            assert "DAG_SYNC_AWS_ACCESS_KEY_ID" not in names, spec.service
+    for spec in service_specs(_platform()):
+        secrets = rendered_definition(spec)["containerDefinitions"][0]["secrets"]
+        assert not [s for s in secrets if s["name"].startswith("DAG_SYNC_")], spec.service
 
 
 def test_defaults_filled_in_by_ecs_do_not_count_as_a_change() -> None:

@@ -27,16 +27,17 @@ provider "aws" {
 }
 
 module "stack" {
-  source            = "../../modules/stack"
-  name              = var.name
-  region            = var.region
-  bucket_name       = var.bucket_name
-  image             = var.image
-  code_locations    = var.code_locations
-  enable_nat        = var.enable_nat
-  enable_efs        = var.enable_efs
-  create_s3_user    = var.create_s3_user
-  certificate_arn   = var.certificate_arn
-  alb_ingress_cidrs = var.alb_ingress_cidrs
-  disposable        = false
+  source                = "../../modules/stack"
+  name                  = var.name
+  region                = var.region
+  bucket_name           = var.bucket_name
+  image                 = var.image
+  code_locations        = var.code_locations
+  enable_nat            = var.enable_nat
+  enable_efs            = var.enable_efs
+  create_s3_user        = var.create_s3_user
+  dag_sync_uses_s3_user = var.dag_sync_uses_s3_user
+  certificate_arn       = var.certificate_arn
+  alb_ingress_cidrs     = var.alb_ingress_cidrs
+  disposable            = false
 }

@@ -33,6 +33,12 @@ variable "enable_efs" {
   default = false
 }
 
+variable "dag_sync_uses_s3_user" {
+  description = "The DAG sync agents use the create_s3_user key instead of their task roles (see the stack module)."
+  type        = bool
+  default     = false
+}
+
 variable "create_s3_user" {
   type    = bool
   default = false

@@ -51,18 +51,19 @@ provider "aws" {
 }
 
 module "stack" {
-  source              = "../../modules/stack"
-  name                = var.name
-  region              = var.region
-  bucket_name         = var.bucket_name
-  image               = var.image
-  code_locations      = var.code_locations
-  enable_nat          = var.enable_nat
-  enable_efs          = var.enable_efs
-  create_s3_user      = var.create_s3_user
-  autoscaling_enabled = var.autoscaling_enabled
-  webserver_port      = var.webserver_port
-  webserver_host      = "127.0.0.1"
+  source                = "../../modules/stack"
+  name                  = var.name
+  region                = var.region
+  bucket_name           = var.bucket_name
+  image                 = var.image
+  code_locations        = var.code_locations
+  enable_nat            = var.enable_nat
+  enable_efs            = var.enable_efs
+  create_s3_user        = var.create_s3_user
+  dag_sync_uses_s3_user = var.dag_sync_uses_s3_user
+  autoscaling_enabled   = var.autoscaling_enabled
+  webserver_port        = var.webserver_port
+  webserver_host        = "127.0.0.1"
   # A new repository's location appears within 2 s locally (no DiscoverInstances bill here).
   workspace_refresh_seconds = 2
   # DAG changes reach the code servers within 2 s locally (60 s on AWS).

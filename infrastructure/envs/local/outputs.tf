@@ -1,5 +1,6 @@
+# Everything the stack module answers but the secret key (`tofu output aws_secret_access_key`).
 output "stack" {
-  value = module.stack
+  value = { for key, value in module.stack : key => value if key != "aws_secret_access_key" }
 }
 
 # The production design's names (`tofu output load_balancer_url`, `tofu output s3_bucket_name`).
@@ -9,4 +10,13 @@ output "load_balancer_url" {
 
 output "s3_bucket_name" {
   value = module.stack.bucket_name
+}
+
+output "aws_access_key_id" {
+  value = module.stack.aws_access_key_id
+}
+
+output "aws_secret_access_key" {
+  value     = module.stack.aws_secret_access_key
+  sensitive = true
 }

@@ -26,6 +26,15 @@ locals {
     db_user               = var.db_user
     db_secret_arn         = var.db_secret_arn
   }))
+  # The same appendix as repository_manager/deploy.py's dag_sync_secrets.
+  dag_sync_secrets = var.dag_sync_secret_arn == null ? [] : [
+    for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] :
+    { name = "DAG_SYNC_${key}", valueFrom = "${var.dag_sync_secret_arn}:${key}::" }
+  ]
+  container_definitions = [
+    for container in local.task_definition.containerDefinitions :
+    merge(container, { secrets = concat(container.secrets, local.dag_sync_secrets) })
+  ]
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -123,7 +132,7 @@ resource "aws_ecs_task_definition" "this" {
   memory                   = local.task_definition.memory
   execution_role_arn       = local.task_definition.executionRoleArn
   task_role_arn            = local.task_definition.taskRoleArn
-  container_definitions    = jsonencode(local.task_definition.containerDefinitions)
+  container_definitions    = jsonencode(local.container_definitions)
 
   runtime_platform {
     cpu_architecture        = local.task_definition.runtimePlatform.cpuArchitecture

@@ -155,3 +155,9 @@ variable "db_user" {
 variable "db_secret_arn" {
   type = string
 }
+
+variable "dag_sync_secret_arn" {
+  description = "A Secrets Manager secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the DAG sync agent alone; null: the agent uses the task role."
+  type        = string
+  default     = null
+}

@@ -41,7 +41,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "DatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.db_secret_arn]
+    resources = concat([var.db_secret_arn], var.extra_secret_arns)
   }
 }
 

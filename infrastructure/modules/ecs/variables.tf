@@ -70,6 +70,12 @@ variable "db_secret_arn" {
   type = string
 }
 
+variable "extra_secret_arns" {
+  description = "Further secrets the tasks' definitions inject (the execution role reads them)."
+  type        = list(string)
+  default     = []
+}
+
 variable "service_namespace" {
   type = string
 }

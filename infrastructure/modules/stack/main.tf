@@ -4,6 +4,7 @@
 locals {
   task_definitions_dir = "${path.module}/../../task_definitions"
   namespace            = "${var.name}.internal"
+  dag_sync_secret_arn  = var.dag_sync_uses_s3_user ? module.storage.s3_user_secret_arn : null
 }
 
 module "network" {
@@ -66,6 +67,7 @@ module "ecs" {
   db_name                   = module.database.database_name
   db_user                   = module.database.username
   db_secret_arn             = module.database.secret_arn
+  extra_secret_arns         = local.dag_sync_secret_arn == null ? [] : [local.dag_sync_secret_arn]
   service_namespace         = module.service_discovery.namespace_name
   certificate_arn           = var.certificate_arn
   autoscaling_enabled       = var.autoscaling_enabled
@@ -111,5 +113,6 @@ module "code_location" {
   db_name               = module.database.database_name
   db_user               = module.database.username
   db_secret_arn         = module.database.secret_arn
+  dag_sync_secret_arn   = local.dag_sync_secret_arn
   grpc_port             = var.grpc_port
 }

@@ -19,6 +19,16 @@ output "load_balancer_url" {
   value       = "${var.certificate_arn == null ? "http" : "https"}://${module.ecs.alb_dns_name}"
 }
 
+# The production design's names for the create_s3_user access key (null without the user).
+output "aws_access_key_id" {
+  value = module.storage.s3_user_access_key_id
+}
+
+output "aws_secret_access_key" {
+  value     = module.storage.s3_user_secret_access_key
+  sensitive = true
+}
+
 output "db_address" {
   value = module.database.address
 }
@@ -57,6 +67,7 @@ output "deploy" {
     db_name               = module.database.database_name
     db_user               = module.database.username
     db_secret_arn         = module.database.secret_arn
+    dag_sync_secret_arn   = local.dag_sync_secret_arn
     namespace             = module.service_discovery.namespace_name
     subnets               = module.network.task_subnet_ids
     assign_public_ip      = module.network.assign_public_ip

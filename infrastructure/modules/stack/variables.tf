@@ -49,6 +49,16 @@ variable "create_s3_user" {
   default = false
 }
 
+variable "dag_sync_uses_s3_user" {
+  description = "Give each code location's DAG sync agent the create_s3_user access key (as task secrets, from Secrets Manager) instead of its task role. The key reaches the whole bucket: per-repository isolation then holds for the code servers and runs, not for the agents."
+  type        = bool
+  default     = false
+  validation {
+    condition     = !var.dag_sync_uses_s3_user || var.create_s3_user
+    error_message = "dag_sync_uses_s3_user needs create_s3_user = true (the key it injects)."
+  }
+}
+
 variable "certificate_arn" {
   type    = string
   default = null
