@@ -46,6 +46,9 @@ DEFAULT_STOP_TIMEOUT = 30.0
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
 STABLE_AFTER = 10.0
+SETTLE_WITHOUT_HEALTH_CHECK = 5.0
+"""Seconds a task without a health check runs before it counts toward completing its
+deployment (ECS documents no figure; its own deployments take minutes to complete)."""
 
 
 def host_ports(task_definition: dict[str, Any]) -> set[int]:
@@ -76,6 +79,18 @@ def secret_names(task_definition: dict[str, Any], name: str) -> set[str]:
 def execution_role(snapshot: dict[str, Any], task_definition: dict[str, Any]) -> str | None:
     overrides = snapshot.get("overrides") or {}
     return overrides.get("executionRoleArn") or task_definition.get("executionRoleArn")
+
+
+def scheduler_events(service: str, started: list[str], stopped: list[str]) -> list[str]:
+    """ECS's service event messages for the tasks one scheduling pass stopped and started."""
+    events = []
+    if stopped:
+        tasks = " ".join(f"(task {task_id})" for task_id in stopped)
+        events.append(f"(service {service}) has stopped {len(stopped)} running tasks: {tasks}.")
+    if started:
+        tasks = " ".join(f"(task {task_id})" for task_id in started)
+        events.append(f"(service {service}) has started {len(started)} tasks: {tasks}.")
+    return events
 
 
 def _iso(ts: float | None) -> str | None:
@@ -163,6 +178,20 @@ class TaskState:
     def healthy(self) -> bool:
         has_checks = any(c.health is not None for c in self.containers.values() if c.essential)
         return self.status == "RUNNING" and (self.health == "HEALTHY" if has_checks else True)
+
+    @property
+    def in_service(self) -> bool:
+        return str(self.snapshot.get("group") or "").startswith("service:")
+
+    def settled(self, now: float) -> bool:
+        """Healthy by its health check, or without one RUNNING for a while: a container that
+        exits a moment after it started must not complete a deployment."""
+        if not self.healthy:
+            return False
+        if any(c.health is not None for c in self.containers.values() if c.essential):
+            return True
+        started = self.started_at or now
+        return now - started >= SETTLE_WITHOUT_HEALTH_CHECK
 
     def _spec_json(self, spec: ContainerSpec) -> dict[str, Any]:
         hidden = secret_names(self.task_definition, spec.name)
@@ -613,9 +642,10 @@ class Controller:
                 if status != container.health_status:
                     container.health_status = status
                     self._save(task)
-                if status == "UNHEALTHY" and container.essential:
+                # ECS replaces an unhealthy service task; a standalone one runs on regardless.
+                if status == "UNHEALTHY" and container.essential and task.in_service:
                     self.begin_stop(
-                        task, "Task failed container health checks", "EssentialContainerExited"
+                        task, "Task failed container health checks", "ServiceSchedulerInitiated"
                     )
                     task.failed = True
                     self._note_failure(task)
@@ -814,6 +844,7 @@ class Controller:
                         local.status if local else "PENDING",
                         bool(local and local.healthy),
                         (local.started_at or now) if local else now,
+                        bool(local and local.settled(now)),
                     )
                 )
             skey = "/".join(key)
@@ -832,13 +863,18 @@ class Controller:
                 failed=self.failed_deployments,
             )
             self._note_breaker(service, skey, plan.deployments)
+            stopped: list[str] = []
             for arn, reason in plan.stop:
                 if arn in self.tasks:
+                    if self.tasks[arn].status == "RUNNING":
+                        stopped.append(self.tasks[arn].id)
                     self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
+            started: list[str] = []
             for _ in range(plan.start):
                 if ports & held_ports:
                     break
-                self._start_service_task(service, now)
+                if (task_id := self._start_service_task(service, now)) is not None:
+                    started.append(task_id)
                 held_ports |= ports
             if key in services:
                 service_reports.append(
@@ -850,6 +886,7 @@ class Controller:
                         "runningCount": plan.running,
                         "pendingCount": plan.pending,
                         "deployments": plan.deployments,
+                        "events": scheduler_events(key[3], started, stopped),
                     }
                 )
 
@@ -875,7 +912,8 @@ class Controller:
             return set()
         return host_ports(definitions[primary["taskDefinition"]])
 
-    def _start_service_task(self, service: dict[str, Any], now: float) -> None:
+    def _start_service_task(self, service: dict[str, Any], now: float) -> str | None:
+        """Creates a task of the PRIMARY deployment in the emulator and starts it; its id."""
         primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
         snap_task = self.hook.create_service_task(
             {
@@ -891,8 +929,8 @@ class Controller:
             self._snapshot["taskDefinitions"][primary["taskDefinition"]] if self._snapshot else None
         )
         if td is None:
-            return
-        self.start_task(snap_task, td)
+            return None
+        return self.start_task(snap_task, td).id
 
     def _count_failures(self, service: dict[str, Any], stable: list[TaskView]) -> None:
         """Seeds the failed-task counts of the service's deployments from the emulator once, and

@@ -9,7 +9,10 @@ Deployment circuit breaker (``deploymentConfiguration.deploymentCircuitBreaker``
 counts the failed tasks of each deployment; once the PRIMARY deployment's count reaches
 ``failure_threshold`` while its rollout is IN_PROGRESS, it becomes FAILED and launches no more
 tasks (with ``rollback`` the emulator hook then rolls the service back). COMPLETED and FAILED are
-final: a task failing after its deployment completed no longer counts.
+final: a task failing after its deployment completed no longer counts. A deployment completes
+only once its tasks have settled: healthy by their health check, or, without one, RUNNING for a
+while (``TaskView.settled``). Old tasks stop as soon as new ones are healthy (as on ECS), so a
+revision that crashes a moment after start keeps failing tasks and trips the breaker.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ class TaskView:
     last_status: str
     healthy: bool
     started_at: float
+    settled: bool | None = None
+    """Healthy and past its settling time (the caller's): only settled tasks complete a
+    deployment, so a container that runs a moment and exits never does. ``None``: healthy."""
+
+    @property
+    def counts_as_settled(self) -> bool:
+        return self.healthy if self.settled is None else self.settled
 
 
 @dataclass
@@ -143,7 +153,8 @@ def plan_service(
             "pendingCount": len(mine) - running,
         }
         if deployment is primary:
-            done = not old and sum(1 for t in new if t.healthy) >= desired and len(new) == desired
+            settled = sum(1 for t in new if t.counts_as_settled)
+            done = not old and settled >= desired and len(new) == desired
             if state == "FAILED":
                 entry.update(rolloutState="FAILED", rollback=breaker.rollback)
             else:

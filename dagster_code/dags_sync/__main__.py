@@ -51,7 +51,9 @@ def _agent(server_command: list[str]) -> SyncAgent:
     from dagster_code.dags_sync.agent import SyncAgent
 
     config = agent_config(os.environ, server_command)
-    return SyncAgent(config, boto3.client("s3", **agent_credentials(os.environ)))
+    key_id, secret = agent_credentials(os.environ)
+    s3 = boto3.client("s3", aws_access_key_id=key_id, aws_secret_access_key=secret)
+    return SyncAgent(config, s3)
 
 
 def _port_open(port: int) -> bool:

@@ -61,16 +61,14 @@ AGENT_KEY_ID = "DAG_SYNC_AWS_ACCESS_KEY_ID"
 AGENT_SECRET_KEY = "DAG_SYNC_AWS_SECRET_ACCESS_KEY"
 
 
-def agent_credentials(env: Mapping[str, str]) -> dict[str, str]:
-    """The agent's own access key when the task injects one (tofu's ``dag_sync_uses_s3_user``),
-    as boto3 client arguments; empty: the task role's credentials, as for everything else."""
+def agent_credentials(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The agent's own access key when the task injects one (tofu's ``dag_sync_uses_s3_user``);
+    ``(None, None)``: boto3's chain, the task role's credentials as for everything else."""
     key_id, secret = env.get(AGENT_KEY_ID, "").strip(), env.get(AGENT_SECRET_KEY, "").strip()
     if bool(key_id) != bool(secret):
         missing = AGENT_SECRET_KEY if key_id else AGENT_KEY_ID
         raise MissingSetting(f"{missing} is not set: the task injects both keys or neither")
-    if not key_id:
-        return {}
-    return {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+    return (key_id, secret) if key_id else (None, None)
 
 
 def unhealthy_after(env: Mapping[str, str]) -> int:

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import psutil
+import pytest
 
 from tests.integration.conftest import wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, container_child, ecs_env, task_pgids
@@ -47,7 +48,16 @@ def test_service_runs_desired_count_and_replaces_a_failed_task(ecs_env: EcsEnv) 
         0
     ]
     assert (service["runningCount"], service["pendingCount"]) == (2, 0)
-    assert service["deployments"][0]["rolloutState"] == "COMPLETED"
+    wait_for(
+        lambda: (
+            ecs_env.ecs.describe_services(cluster=ecs_env.cluster, services=["web"])["services"][0][
+                "deployments"
+            ][0]["rolloutState"]
+            == "COMPLETED"
+        ),
+        30,
+        "the deployment to complete",
+    )
 
     victim = tasks[0]
     child = container_child(_pid(victim))
@@ -159,6 +169,7 @@ def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
     first = wait_for(lambda: ecs_env.running("sick", 1), 15, "a RUNNING task")[0]
     stopped = ecs_env.wait_status(first["taskArn"], "STOPPED", timeout=15)
     assert stopped["stoppedReason"] == "Task failed container health checks"
+    assert stopped["stopCode"] == "ServiceSchedulerInitiated"  # the scheduler replaced it
     assert stopped["containers"][0]["healthStatus"] == "UNHEALTHY"
     wait_for(
         lambda: [t for t in ecs_env.running("sick", 1) or [] if t["taskArn"] != first["taskArn"]],
@@ -180,6 +191,27 @@ def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
         "a HEALTHY task",
     )
     assert healthy[0]["containers"][0]["healthStatus"] == "HEALTHY"
+
+
+def test_an_unhealthy_standalone_task_runs_on(ecs_env: EcsEnv) -> None:
+    """ECS acts on health only for service tasks: a run_task task keeps its lifecycle."""
+    check = {"command": ["CMD-SHELL", "false"], "interval": 1, "retries": 1, "timeout": 2}
+    sick = ecs_env.register("sick-alone", [_app(SERVER, healthCheck=check)])
+    task = ecs_env.run_task(sick)
+    unhealthy = wait_for(
+        lambda: (d := ecs_env.describe([task["taskArn"]])[0])["healthStatus"] == "UNHEALTHY" and d,
+        20,
+        "the task to turn UNHEALTHY",
+    )
+    assert unhealthy["lastStatus"] == "RUNNING"
+    with pytest.raises(AssertionError, match="timed out"):
+        wait_for(
+            lambda: ecs_env.describe([task["taskArn"]])[0]["lastStatus"] != "RUNNING",
+            4,
+            "the unhealthy standalone task to stop",
+        )
+    ecs_env.ecs.stop_task(cluster=ecs_env.cluster, task=task["taskArn"], reason="done")
+    ecs_env.wait_status(task["taskArn"], "STOPPED")
 
 
 def test_runtime_restart_adopts_running_tasks(ecs_env: EcsEnv) -> None:

@@ -236,8 +236,8 @@ def test_run_families_are_found_by_dagster_aws_s_naming(location: str) -> None:
 
 
 def test_the_agent_uses_its_own_key_only_when_the_task_injects_both_halves() -> None:
-    assert agent_credentials({}) == {}
+    assert agent_credentials({}) == (None, None)
     both = {"DAG_SYNC_AWS_ACCESS_KEY_ID": "AKIA1", "DAG_SYNC_AWS_SECRET_ACCESS_KEY": "s"}
-    assert agent_credentials(both) == {"aws_access_key_id": "AKIA1", "aws_secret_access_key": "s"}
+    assert agent_credentials(both) == ("AKIA1", "s")
     with pytest.raises(MissingSetting, match="DAG_SYNC_AWS_SECRET_ACCESS_KEY is not set"):
         agent_credentials({"DAG_SYNC_AWS_ACCESS_KEY_ID": "AKIA1"})

@@ -132,6 +132,19 @@ def test_failed_deployment_listed_until_the_rollback_completes() -> None:
     assert next(d for d in done.deployments if d["id"] == "old")["drained"] is True
 
 
+def test_a_healthy_task_replaces_the_old_one_but_completes_only_once_settled() -> None:
+    service = _breaker()
+    fresh = TaskView("c", "td", "new", "RUNNING", True, 0.0, settled=False)
+    early = plan_service(service, [_task("a", "old"), fresh])
+    assert early.stop == [("a", "Scaling activity initiated by (deployment new)")]
+    assert _primary(early)["rolloutState"] == "IN_PROGRESS"
+
+    alone = plan_service(service, [fresh])
+    assert _primary(alone)["rolloutState"] == "IN_PROGRESS"
+    settled = TaskView("c", "td", "new", "RUNNING", True, 0.0, settled=True)
+    assert _primary(plan_service(service, [settled]))["rolloutState"] == "COMPLETED"
+
+
 def test_secret_references() -> None:
     arn = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:db-AbC123"
     assert parse_secret_ref(arn) == ("secretsmanager", arn, None)
