@@ -107,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         args.endpoint, state_dir, images, LocalProcessRuntime(), port, args.region
     )
     try:
-        server = MetadataServer(
-            port, controller.container_metadata, controller.task_metadata, controller.credentials
-        )
+        server = MetadataServer(port, controller)
     except OSError as error:
         print(
             f"ecs_local: cannot serve task metadata on 127.0.0.1:{port}: {error}; "

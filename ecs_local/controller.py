@@ -26,12 +26,15 @@ from typing import Any
 
 import boto3
 
-from ecs_local import awslogs, discovery
+from ecs_local import awslogs, discovery, lifecycle
 from ecs_local.environment import (
+    MAX_ENVIRONMENT_FILES,
     SecretError,
     argv_for,
     build_env,
     container_override,
+    environment_file_location,
+    parse_environment_file,
     resolve_secrets,
 )
 from ecs_local.health import HealthCheck
@@ -39,12 +42,12 @@ from ecs_local.hook_client import HookClient, HookError
 from ecs_local.images import ImageStore, pull_from_ecr
 from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
 from ecs_local.scheduler import CircuitBreaker, TaskView, plan_service
+from ecs_local.stats import StatsReader
+from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
 
 log = logging.getLogger("ecs_local")
 
 DEFAULT_STOP_TIMEOUT = 30.0
-BACKOFF_BASE = 0.5
-BACKOFF_MAX = 60.0
 STABLE_AFTER = 10.0
 SETTLE_WITHOUT_HEALTH_CHECK = 5.0
 """Seconds a task without a health check runs before it counts toward completing its
@@ -91,6 +94,12 @@ def scheduler_events(service: str, started: list[str], stopped: list[str]) -> li
         tasks = " ".join(f"(task {task_id})" for task_id in started)
         events.append(f"(service {service}) has started {len(started)} tasks: {tasks}.")
     return events
+
+
+def _scheduler_status(task: TaskState | None) -> str:
+    if task is None or (task.status == "RUNNING" and not task.reported_running):
+        return "PENDING"
+    return task.status
 
 
 def _iso(ts: float | None) -> str | None:
@@ -156,6 +165,7 @@ class TaskState:
     failure_noted: bool = False
     role_arn: str | None = None
     reported: str = ""
+    reported_status: str = lifecycle.PROVISIONING
 
     @property
     def arn(self) -> str:
@@ -175,9 +185,14 @@ class TaskState:
         return "UNKNOWN"
 
     @property
+    def reported_running(self) -> bool:
+        """RUNNING as the API shows it: the scheduler counts a task once clients see it so."""
+        return self.status == "RUNNING" and self.reported_status == "RUNNING"
+
+    @property
     def healthy(self) -> bool:
         has_checks = any(c.health is not None for c in self.containers.values() if c.essential)
-        return self.status == "RUNNING" and (self.health == "HEALTHY" if has_checks else True)
+        return self.reported_running and (self.health == "HEALTHY" if has_checks else True)
 
     @property
     def in_service(self) -> bool:
@@ -258,7 +273,9 @@ class Controller:
         self.tasks: dict[str, TaskState] = {}
         self.done: set[str] = set()
         self.tokens: dict[str, tuple[str, str | None]] = {}
-        self.backoff: dict[str, tuple[int, float]] = {}
+        self.throttle = ServiceThrottle()
+        self.stats = StatsReader()
+        self.pending_events: dict[str, list[str]] = {}
         # Circuit breaker: failed tasks per deployment id (seeded once from the emulator, which
         # keeps the count across runtime restarts) and the deployments this runtime failed.
         self.failures: dict[str, int] = {}
@@ -343,6 +360,41 @@ class Controller:
             ],
         }
 
+    def _container_stats(self, task: TaskState, name: str) -> dict[str, Any]:
+        container = task.containers[name]
+        if container.handle is None or container.status == "STOPPED":
+            return {}
+        definition = _definition(task.task_definition, name)
+        limit = int(definition.get("memory") or task.task_definition.get("memory") or 512)
+        td = task.task_definition
+        return self.stats.read(
+            container.handle.runtime_id,
+            container.handle.pid,
+            f"ecs-{td['family']}-{td['revision']}-{name}",
+            limit,
+        )
+
+    def container_stats(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self.tokens.get(token)
+            if not found or found[1] is None or found[0] not in self.tasks:
+                return None
+            task, name = self.tasks[found[0]], found[1]
+        return self._container_stats(task, name)
+
+    def task_stats(self, token: str) -> dict[str, Any] | None:
+        """Every container's stats, keyed by its Docker id (runtime id), as Fargate answers."""
+        with self._lock:
+            found = self.tokens.get(token)
+            if not found or found[0] not in self.tasks:
+                return None
+            task = self.tasks[found[0]]
+        return {
+            container.handle.runtime_id: self._container_stats(task, name)
+            for name, container in task.containers.items()
+            if container.handle is not None
+        }
+
     def container_metadata(self, token: str) -> dict[str, Any] | None:
         with self._lock:
             found = self.tokens.get(token)
@@ -416,6 +468,7 @@ class Controller:
                 continue
             task = TaskState(data["snapshot"], data["taskDefinition"], path.parent, data["token"])
             task.status, task.created = data["status"], data["created"]
+            task.reported_status = "RUNNING" if task.status == "RUNNING" else task.reported_status
             (
                 task.pull_started_at,
                 task.pull_stopped_at,
@@ -578,7 +631,14 @@ class Controller:
                 )
             override = container_override(overrides, definition["name"])
             env = build_env(
-                definition, override, image, secret_values, endpoints, region, self.endpoint
+                definition,
+                override,
+                image,
+                secret_values,
+                endpoints,
+                region,
+                self.endpoint,
+                self._environment_file_values(task, definition, override, role),
             )
             # A Fargate task's ephemeral storage is its own: so is its temporary folder here.
             env["TMPDIR"] = str(ephemeral_storage(task.id))
@@ -592,6 +652,33 @@ class Controller:
                 definition["name"], argv_for(definition, override, image), env, cwd, task.directory
             )
         return specs
+
+    def _environment_file_values(
+        self,
+        task: TaskState,
+        definition: dict[str, Any],
+        override: dict[str, Any],
+        role: str | None,
+    ) -> dict[str, str]:
+        """The container's environmentFiles (its override's after its definition's), read from
+        S3 with the execution role as Fargate does; later files win, as in Docker."""
+        files = [*(definition.get("environmentFiles") or [])]
+        files += override.get("environmentFiles") or []
+        if len(files) > MAX_ENVIRONMENT_FILES:
+            raise ValueError(f"{len(files)} environment files: ECS allows {MAX_ENVIRONMENT_FILES}")
+        values: dict[str, str] = {}
+        s3 = self.client("s3", task.snapshot["region"], role) if files else None
+        for entry in files:
+            bucket, key = environment_file_location(str(entry.get("value", "")))
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[union-attr]
+            except Exception as error:
+                raise ValueError(
+                    f"ResourceInitializationError: failed to download env files: {entry['value']}: "
+                    f"{error}"
+                ) from None
+            values.update(parse_environment_file(body.decode("utf-8")))
+        return values
 
     def _secret_values(
         self, task: TaskState, definition: dict[str, Any], role: str | None
@@ -732,16 +819,10 @@ class Controller:
 
     # --- reconciliation ----------------------------------------------------------------------
     def _task_report(self, task: TaskState) -> dict[str, Any]:
-        last = {
-            "PENDING": "PENDING",
-            "RUNNING": "RUNNING",
-            "STOPPING": "RUNNING",
-            "STOPPED": "STOPPED",
-        }[task.status]
-        if task.status == "STOPPING" and all(
-            c.status == "STOPPED" for c in task.containers.values()
-        ):
-            last = "DEPROVISIONING"
+        containers_stopped = all(c.status == "STOPPED" for c in task.containers.values())
+        actual = lifecycle.actual_stage(task.status, containers_stopped)
+        path = lifecycle.stages(task.in_service, task.started_at is not None)
+        last = task.reported_status = lifecycle.next_reported(task.reported_status, actual, path)
         report: dict[str, Any] = {
             "account": task.snapshot["account"],
             "region": task.snapshot["region"],
@@ -765,7 +846,7 @@ class Controller:
             ("pullStoppedAt", task.pull_stopped_at),
             ("startedAt", task.started_at),
             ("stoppingAt", task.stopping_at),
-            ("stoppedAt", task.stopped_at),
+            ("stoppedAt", task.stopped_at if last == lifecycle.STOPPED else None),
             ("executionStoppedAt", task.stopped_at),
         ):
             if value:
@@ -841,24 +922,25 @@ class Controller:
                         snap_task["taskArn"],
                         snap_task["taskDefinitionArn"],
                         snap_task["startedBy"],
-                        local.status if local else "PENDING",
+                        _scheduler_status(local),
                         bool(local and local.healthy),
                         (local.started_at or now) if local else now,
                         bool(local and local.settled(now)),
                     )
                 )
             skey = "/".join(key)
-            failures, not_before = self.backoff.get(skey, (0, 0.0))
             stable = [v for v in views if v.healthy and now - v.started_at >= STABLE_AFTER]
-            if stable:
-                failures = 0
-            self.backoff[skey] = (failures, not_before)
+            if any(v.last_status == "RUNNING" for v in views):
+                self.throttle.task_running(skey)
+            primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+            if primary is not None:
+                self.throttle.deployment(skey, primary["taskDefinition"])
             self._count_failures(service, stable)
             ports = self._service_host_ports(service, definitions)
             plan = plan_service(
                 service,
                 views,
-                may_start=now >= not_before,
+                may_start=self.throttle.may_start(skey, now),
                 failures=self.failures,
                 failed=self.failed_deployments,
             )
@@ -886,11 +968,15 @@ class Controller:
                         "runningCount": plan.running,
                         "pendingCount": plan.pending,
                         "deployments": plan.deployments,
-                        "events": scheduler_events(key[3], started, stopped),
+                        "events": [
+                            *self.pending_events.pop(skey, []),
+                            *scheduler_events(key[3], started, stopped),
+                        ],
                     }
                 )
 
         self._forget_deployments(snap["services"])
+        self.throttle.forget({"/".join(key) for key in services})
 
         # Registrations of healthy service tasks.
         for local in self.tasks.values():
@@ -949,7 +1035,7 @@ class Controller:
         self, service: dict[str, Any], skey: str, deployments: list[dict[str, Any]]
     ) -> None:
         """Remembers a deployment the circuit breaker failed: the next snapshot may still show it
-        IN_PROGRESS. A rollback starts without the crash-loop backoff, with fresh counts."""
+        IN_PROGRESS. A rollback starts unthrottled, with fresh counts."""
         for entry in deployments:
             if entry.get("rolloutState") != "FAILED" or entry["id"] in self.failed_deployments:
                 continue
@@ -962,7 +1048,7 @@ class Controller:
                 ", rolling back" if entry.get("rollback") else "",
             )
             if entry.get("rollback"):
-                self.backoff[skey] = (0, 0.0)
+                self.throttle.reset(skey)
                 for deployment in service["deployments"]:
                     if deployment["id"] != entry["id"]:
                         self.failures[deployment["id"]] = 0
@@ -976,7 +1062,7 @@ class Controller:
 
     def _note_failure(self, task: TaskState) -> None:
         """Counts a failed service task once, when it fails: the scheduler of the same
-        reconciliation then waits out the backoff instead of replacing it at once."""
+        reconciliation then respects the service's throttle (ecs_local/throttle.py)."""
         if task.failure_noted or self._snapshot is None:
             return
         task.failure_noted = True
@@ -985,18 +1071,17 @@ class Controller:
             for s in self._snapshot["services"]
         }
         if (service := self._service_of(task, services)) is not None:
-            self.record_failure(service)
+            self.record_failure(service, reached_running=task.started_at is not None)
             deployment = task.snapshot.get("startedBy") or ""
             self.failures[deployment] = self.failures.get(deployment, 0) + 1
 
-    def record_failure(self, service: dict[str, Any]) -> None:
+    def record_failure(self, service: dict[str, Any], reached_running: bool) -> None:
         key = "/".join(
             (service["account"], service["region"], service["cluster"], service["serviceName"])
         )
-        failures, _ = self.backoff.get(key, (0, 0.0))
-        failures += 1
-        delay = min(BACKOFF_BASE * 2 ** (failures - 1), BACKOFF_MAX)
-        self.backoff[key] = (failures, time.time() + delay)
+        if self.throttle.task_failed(key, reached_running, time.time()):
+            message = THROTTLED_EVENT.format(service=service["serviceName"])
+            self.pending_events.setdefault(key, []).append(message)
 
     def _flush_logs(self, now: float) -> None:
         if now < self._log_flush_at:
@@ -1021,8 +1106,11 @@ class Controller:
                 self.hook.report(tasks, service_reports)
                 self._services_reported = digest
         for arn, task in list(self.tasks.items()):
-            if task.status == "STOPPED":
+            if task.status == "STOPPED" and task.reported_status == lifecycle.STOPPED:
                 self._save(task)
+                for container in task.containers.values():
+                    if container.handle is not None:
+                        self.stats.forget(container.handle.runtime_id)
                 with self._lock:
                     self.done.add(arn)
                     del self.tasks[arn]
@@ -1046,12 +1134,11 @@ class Controller:
             self.wake.set()
 
     def tick_interval(self) -> float:
-        """Fast while tasks run; otherwise until the earliest backoff ends (or 5 s)."""
+        """Fast while tasks run; else until the earliest throttled service may start (or 5 s)."""
         if self.tasks:
             return 0.2
-        pending = [not_before - time.time() for _, not_before in self.backoff.values()]
-        waits = [wait for wait in pending if wait > 0]
-        return max(0.05, min([5.0, *waits]))
+        wait = self.throttle.next_wake(time.time())
+        return max(0.05, min(5.0, wait if wait is not None else 5.0))
 
     def run(self) -> None:
         threading.Thread(target=self._watch_emulator, name="emulator-watch", daemon=True).start()

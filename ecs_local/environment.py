@@ -93,6 +93,33 @@ def resolve_secrets(
     return values
 
 
+MAX_ENVIRONMENT_FILES = 10
+
+
+def environment_file_location(arn: str) -> tuple[str, str]:
+    """``arn:aws:s3:::bucket/key.env`` -> (bucket, key); what ECS accepts, else ValueError."""
+    prefix = "arn:aws:s3:::"
+    bucket, _, key = arn.removeprefix(prefix).partition("/")
+    if not arn.startswith(prefix) or not bucket or not key:
+        raise ValueError(f"environment file {arn!r} is not an S3 object ARN")
+    if not key.endswith(".env"):
+        raise ValueError(f"environment file {arn!r} must have the .env extension")
+    return bucket, key
+
+
+def parse_environment_file(text: str) -> dict[str, str]:
+    """A Docker env-file, as Fargate reads one: ``VARIABLE=VALUE`` per line, the value verbatim
+    (spaces and quotes included, no shell escapes), ``#`` lines and blank lines ignored."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        name, _, value = stripped.partition("=")
+        values[name] = value
+    return values
+
+
 def build_env(
     definition: dict[str, Any],
     override: dict[str, Any],
@@ -101,7 +128,10 @@ def build_env(
     endpoints: dict[str, str],
     region: str,
     aws_endpoint: str,
+    file_values: dict[str, str] | None = None,
 ) -> dict[str, str]:
+    """The container's environment. ``file_values``: its environmentFiles' variables, which its
+    ``environment`` overrides (ECS's precedence)."""
     env = {key: os.environ[key] for key in _HOST_KEEP if key in os.environ}
     env["HOME"] = os.environ.get("HOME", "/root")
     env["PATH"] = f"{image.bin_dir}:{_BASE_PATH}"
@@ -117,6 +147,7 @@ def build_env(
         }
     )
     env.update(endpoints)
+    env.update(file_values or {})
     for item in definition.get("environment", []) or []:
         env[item["name"]] = item["value"]
     for item in override.get("environment", []) or []:

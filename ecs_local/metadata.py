@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
-Lookup = Callable[[str], Any]
+
+class MetadataSource(Protocol):
+    """What the endpoints answer, by a container's token; ``None``: unknown token (404)."""
+
+    def container_metadata(self, token: str) -> dict[str, Any] | None: ...
+    def task_metadata(self, token: str) -> dict[str, Any] | None: ...
+    def container_stats(self, token: str) -> dict[str, Any] | None: ...
+    def task_stats(self, token: str) -> dict[str, Any] | None: ...
+    def credentials(self, token: str) -> dict[str, Any] | None: ...
 
 
 class MetadataServer:
-    def __init__(
-        self,
-        port: int,
-        container_metadata: Callable[[str], dict[str, Any] | None],
-        task_metadata: Callable[[str], dict[str, Any] | None],
-        credentials: Callable[[str], dict[str, Any] | None],
-    ) -> None:
-        routes = {"container": container_metadata, "task": task_metadata, "creds": credentials}
+    def __init__(self, port: int, source: MetadataSource) -> None:
+        routes = {
+            "container": source.container_metadata,
+            "task": source.task_metadata,
+            "stats": source.container_stats,
+            "task-stats": source.task_stats,
+            "creds": source.credentials,
+        }
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -36,8 +43,10 @@ class MetadataServer:
                         payload = routes["container"](parts[1])
                     elif len(parts) == 3 and parts[0] == "v4" and parts[2] == "task":
                         payload = routes["task"](parts[1])
-                    elif len(parts) >= 3 and parts[0] == "v4" and parts[-1] == "stats":
-                        payload = {} if routes["container"](parts[1]) is not None else None
+                    elif len(parts) == 3 and parts[0] == "v4" and parts[2] == "stats":
+                        payload = routes["stats"](parts[1])
+                    elif parts[:1] == ["v4"] and parts[2:] == ["task", "stats"]:
+                        payload = routes["task-stats"](parts[1])
                     elif len(parts) == 2 and parts[0] == "creds":
                         payload = routes["creds"](parts[1])
                 except Exception as error:

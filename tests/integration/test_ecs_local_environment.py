@@ -99,6 +99,9 @@ def iam_emulator() -> Iterator[tuple[str, dict[str, str]]]:
         )
 
 
+ENV_FILE = '# not a variable\n\nFROM_FILE="quoted" and spaced \nBUCKET=from-the-file\n'
+
+
 def test_task_sees_secrets_metadata_and_its_role(
     iam_emulator: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -115,9 +118,11 @@ def test_task_sees_secrets_metadata_and_its_role(
     session.client("ssm", endpoint_url=url).put_parameter(
         Name="/app/flag", Value="on", Type="SecureString"
     )
-    session.client("s3", endpoint_url=url).create_bucket(
+    s3 = session.client("s3", endpoint_url=url)
+    s3.create_bucket(
         Bucket="probe-bucket", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
     )
+    s3.put_object(Bucket="probe-bucket", Key="config/app.env", Body=ENV_FILE.encode())
     task_role = _role(
         iam,
         "repo-a",
@@ -143,7 +148,12 @@ def test_task_sees_secrets_metadata_and_its_role(
                     "Effect": "Allow",
                     "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameter", "logs:*"],
                     "Resource": "*",
-                }
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::probe-bucket/config/*",
+                },
             ],
         },
     )
@@ -158,6 +168,9 @@ def test_task_sees_secrets_metadata_and_its_role(
                     "image": PY,
                     "command": ["python", "-c", PROBE],
                     "environment": [{"name": "BUCKET", "value": "probe-bucket"}],
+                    "environmentFiles": [
+                        {"type": "s3", "value": "arn:aws:s3:::probe-bucket/config/app.env"}
+                    ],
                     "secrets": [
                         {"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
                         {"name": "DB_JSON", "valueFrom": secret_arn},
@@ -185,6 +198,9 @@ def test_task_sees_secrets_metadata_and_its_role(
     assert task_env["DB_PASSWORD"] == "s3cr3t"
     assert json.loads(task_env["DB_JSON"])["user"] == "u"
     assert task_env["FLAG"] == "on" and task_env["BUCKET"] == "probe-bucket"
+    # The environment file, read with the execution role: verbatim values, `environment` wins.
+    assert task_env["FROM_FILE"] == '"quoted" and spaced '
+    assert "# not a variable" not in json.dumps(task_env)
     assert "AWS_ACCESS_KEY_ID" not in task_env and "AWS_SECRET_ACCESS_KEY" not in task_env
     assert task_env["AWS_ENDPOINT_URL"] == url
     assert task_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://127.0.0.1:")
@@ -260,3 +276,95 @@ def test_a_service_task_s_metadata_names_its_service(ecs_env: EcsEnv) -> None:
         assert meta["TaskARN"] == task["taskArn"]
     finally:
         ecs_env.drain()
+
+
+STATS_PROBE = (
+    "import json, os, urllib.request, time; "
+    "ballast = bytearray(64 * 1024 * 1024); "
+    "end = time.process_time() + 0.3\n"
+    "while time.process_time() < end: pass\n"
+    "base = os.environ['ECS_CONTAINER_METADATA_URI_V4']; "
+    "get = lambda path: json.loads(urllib.request.urlopen(base + path).read()); "
+    "first = get('/stats'); second = get('/stats'); "
+    "out = {'first': first, 'second': second, 'task': get('/task/stats')}; "
+    "open('stats.json', 'w').write(json.dumps(out)); time.sleep(600)"
+)
+
+
+def test_stats_are_the_container_s_own_process_figures(ecs_env: EcsEnv) -> None:
+    td = ecs_env.register(
+        "stats",
+        [{"name": "app", "image": PY, "memory": 256, "command": ["python", "-c", STATS_PROBE]}],
+    )
+    task = ecs_env.run_task(td)
+    running = ecs_env.wait_status(task["taskArn"], "RUNNING")
+    path = ecs_env.runtime.state_dir / "tasks" / task["taskArn"].rsplit("/", 1)[-1] / "stats.json"
+    out = wait_for(lambda: path.exists() and json.loads(path.read_text()), 20, "the stats")
+    first, second = out["first"], out["second"]
+    assert second["memory_stats"]["usage"] >= 64 * 1024 * 1024  # its ballast, in its RSS
+    assert second["memory_stats"]["limit"] == 256 * 1024 * 1024
+    assert second["cpu_stats"]["cpu_usage"]["total_usage"] >= 0.3e9  # the CPU it burnt
+    assert second["precpu_stats"] == first["cpu_stats"]  # Docker's previous reading
+    assert second["pids_stats"]["current"] >= 1
+    runtime_id = running["containers"][0]["runtimeId"]
+    assert second["id"] == runtime_id
+    assert set(out["task"]) == {runtime_id}
+    assert out["task"][runtime_id]["memory_stats"]["usage"] >= 64 * 1024 * 1024
+    ecs_env.ecs.stop_task(cluster=ecs_env.cluster, task=task["taskArn"], reason="done")
+    ecs_env.wait_status(task["taskArn"], "STOPPED")
+
+
+def test_an_environment_file_the_execution_role_may_not_read_fails_the_task(
+    iam_emulator: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, admin = iam_emulator
+    session = boto3.session.Session(
+        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        region_name="ap-southeast-2",
+    )
+    s3 = session.client("s3", endpoint_url=url)
+    s3.create_bucket(
+        Bucket="denied-env", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
+    )
+    s3.put_object(Bucket="denied-env", Key="app.env", Body=b"A=1\n")
+    no_s3 = _role(
+        session.client("iam", endpoint_url=url),
+        "exec-no-s3",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
+        },
+    )
+    gen = ecs_environment(url, tmp_path, admin)
+    env = next(gen)
+    try:
+        files = [{"type": "s3", "value": "arn:aws:s3:::denied-env/app.env"}]
+        td = env.register(
+            "denied",
+            [{"name": "app", "image": PY, "command": ["true"], "environmentFiles": files}],
+            executionRoleArn=no_s3,
+        )
+        stopped = env.wait_status(env.run_task(td)["taskArn"], "STOPPED", timeout=30)
+        wrong = env.register(
+            "wrong-ext",
+            [
+                {
+                    "name": "app",
+                    "image": PY,
+                    "command": ["true"],
+                    "environmentFiles": [{"type": "s3", "value": "arn:aws:s3:::denied-env/app"}],
+                }
+            ],
+            executionRoleArn=no_s3,
+        )
+        misnamed = env.wait_status(env.run_task(wrong)["taskArn"], "STOPPED", timeout=30)
+    finally:
+        gen.close()
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert stopped["stoppedReason"].startswith(
+        "ResourceInitializationError: failed to download env files: arn:aws:s3:::denied-env/app.env"
+    )
+    assert "AccessDenied" in stopped["stoppedReason"]
+    assert misnamed["stopCode"] == "TaskFailedToStart"
+    assert "must have the .env extension" in misnamed["stoppedReason"]

@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 import pytest
 
+from ecs_local.lifecycle import stages
 from tests.integration.conftest import wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, container_child, ecs_env, task_pgids
 
@@ -162,6 +163,37 @@ def test_unknown_image_stops_with_cannot_pull(ecs_env: EcsEnv) -> None:
     assert stopped["stopCode"] == "TaskFailedToStart"
 
 
+THROTTLED = "(service ghost) is unable to consistently start tasks successfully."
+
+
+def test_a_service_whose_tasks_never_start_is_throttled_until_a_new_revision(
+    ecs_env: EcsEnv,
+) -> None:
+    ghost = ecs_env.register("ghost", [{"name": "app", "image": "example.com/ghost:1"}])
+    ecs_env.create_service("ghost", ghost, 1)
+
+    def attempts() -> list[dict[str, Any]]:
+        arns = ecs_env.ecs.list_tasks(
+            cluster=ecs_env.cluster, serviceName="ghost", desiredStatus="STOPPED"
+        )["taskArns"]
+        return sorted(ecs_env.describe(arns), key=lambda t: t["createdAt"])
+
+    tasks = wait_for(lambda: found if len(found := attempts()) >= 6 else None, 60, "6 attempts")
+    assert all(t["stopCode"] == "TaskFailedToStart" for t in tasks)
+    created = [t["createdAt"] for t in tasks]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(created)]
+    assert gaps[2] >= 1.9 and gaps[4] >= 7.9, gaps  # 0.5 s doubling: at least 2 s, then 8 s
+    service = ecs_env.ecs.describe_services(cluster=ecs_env.cluster, services=["ghost"])
+    messages = [e["message"] for e in service["services"][0]["events"]]
+    assert messages.count(THROTTLED) == 1, messages
+
+    # The next attempt waits 16 s; a new task definition starts one at once.
+    fixed = ecs_env.register("ghost", [_app(SERVER)])
+    ecs_env.ecs.update_service(cluster=ecs_env.cluster, service="ghost", taskDefinition=fixed)
+    (task,) = wait_for(lambda: ecs_env.running("ghost", 1), 10, "the fixed revision's task")
+    assert task["taskDefinitionArn"] == fixed
+
+
 def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
     check = {"command": ["CMD-SHELL", "test -f healthy"], "interval": 1, "retries": 2, "timeout": 2}
     sick = ecs_env.register("sick", [_app(SERVER, healthCheck=check)])
@@ -191,6 +223,44 @@ def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
         "a HEALTHY task",
     )
     assert healthy[0]["containers"][0]["healthStatus"] == "HEALTHY"
+
+
+def test_a_service_task_reports_ecs_s_lifecycle_in_order(ecs_env: EcsEnv) -> None:
+    """Every lastStatus seen while it starts and stops lies on ECS's path, in its order; the
+    SIGTERM-ignoring container holds it in STOPPING for its stopTimeout."""
+    td = ecs_env.register("life", [_app(STUBBORN, stopTimeout=2, healthCheck=READY)])
+    ecs_env.create_service("life", td, 1)
+    path = stages(in_service=True, started=True)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            arns = ecs_env.ecs.list_tasks(cluster=ecs_env.cluster, serviceName="life")["taskArns"]
+            stopped = ecs_env.ecs.list_tasks(
+                cluster=ecs_env.cluster, serviceName="life", desiredStatus="STOPPED"
+            )["taskArns"]
+            for task in ecs_env.describe(arns + stopped)[:1]:
+                if not seen or seen[-1] != task["lastStatus"]:
+                    seen.append(task["lastStatus"])
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        (task,) = wait_for(lambda: ecs_env.running("life", 1), 20, "a RUNNING task")
+        wait_for(
+            lambda: ecs_env.describe([task["taskArn"]])[0]["healthStatus"] == "HEALTHY",
+            20,
+            "healthy",
+        )
+        ecs_env.ecs.update_service(cluster=ecs_env.cluster, service="life", desiredCount=0)
+        stopped = ecs_env.wait_status(task["taskArn"], "STOPPED", timeout=20)
+    finally:
+        done.set()
+        watcher.join()
+    assert [path.index(status) for status in seen] == sorted(path.index(s) for s in seen), seen
+    assert {"RUNNING", "STOPPING", "STOPPED"} <= set(seen), seen
+    assert stopped["stoppedAt"] >= stopped["stoppingAt"]
 
 
 def test_an_unhealthy_standalone_task_runs_on(ecs_env: EcsEnv) -> None:
@@ -234,8 +304,9 @@ def test_runtime_restart_adopts_running_tasks(ecs_env: EcsEnv) -> None:
     assert os.getpgid(_pid(replacement)) == _pid(replacement)
 
 
-def test_crash_loop_backs_off_exponentially(ecs_env: EcsEnv) -> None:
-    """A container that exits at once is replaced after 0.5 s, 1 s, 2 s, … not in a busy loop."""
+def test_a_crash_loop_is_replaced_unthrottled_but_not_in_a_busy_loop(ecs_env: EcsEnv) -> None:
+    """A container that exits at once reached RUNNING: ECS does not throttle it (no growing
+    gaps, no event); the runtime waits its constant 1 s before each replacement."""
     td = ecs_env.register("crash", [_app("import sys; sys.exit(1)")])
     ecs_env.create_service("crash", td, 1)
 
@@ -249,5 +320,7 @@ def test_crash_loop_backs_off_exponentially(ecs_env: EcsEnv) -> None:
     starts = sorted(t["startedAt"] for t in tasks if t.get("startedAt"))[:4]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert all(t["containers"][0]["exitCode"] == 1 for t in tasks)
-    assert gaps[0] < gaps[1] < gaps[2], gaps
-    assert gaps[2] >= 1.5, gaps
+    assert min(gaps) >= 0.95, gaps
+    service = ecs_env.ecs.describe_services(cluster=ecs_env.cluster, services=["crash"])
+    messages = [e["message"] for e in service["services"][0]["events"]]
+    assert "(service crash) is unable to consistently start tasks successfully." not in messages

@@ -3,7 +3,13 @@ reference parser, on data."""
 
 from __future__ import annotations
 
-from ecs_local.environment import parse_secret_ref
+import pytest
+
+from ecs_local.environment import (
+    environment_file_location,
+    parse_environment_file,
+    parse_secret_ref,
+)
 from ecs_local.scheduler import Plan, TaskView, failure_threshold, plan_service
 
 
@@ -152,3 +158,12 @@ def test_secret_references() -> None:
     ssm = "arn:aws:ssm:ap-southeast-2:123456789012:parameter/app/flag"
     assert parse_secret_ref(ssm) == ("ssm", "/app/flag", None)
     assert parse_secret_ref("plain") == ("ssm", "plain", None)
+
+
+def test_environment_files_parse_as_docker_env_files() -> None:
+    text = '# comment\n\n  SPACED=a b \nQUOTED="x"\nNOVALUE\nEQ=a=b\n'
+    assert parse_environment_file(text) == {"SPACED": "a b ", "QUOTED": '"x"', "EQ": "a=b"}
+    assert environment_file_location("arn:aws:s3:::b/dir/app.env") == ("b", "dir/app.env")
+    for bad in ("arn:aws:s3:::b/app.txt", "s3://b/app.env", "arn:aws:s3:::b"):
+        with pytest.raises(ValueError):
+            environment_file_location(bad)
