@@ -44,6 +44,7 @@ from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
 from ecs_local.scheduler import CircuitBreaker, TaskView, plan_service
 from ecs_local.stats import StatsReader
 from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
+from ecs_local.unsupported import unsupported_features
 
 log = logging.getLogger("ecs_local")
 
@@ -281,6 +282,7 @@ class Controller:
         self.failures: dict[str, int] = {}
         self.failures_seeded: set[str] = set()
         self.failed_deployments: set[str] = set()
+        self.announced_unsupported: set[tuple[str, str]] = set()
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._snapshot: dict[str, Any] | None = None
@@ -598,7 +600,27 @@ class Controller:
         task.status, task.started_at = "RUNNING", time.time()
         self._save(task)
         log.info("started task %s (%s:%s)", task.id, td["family"], td["revision"])
+        self._announce_unsupported(task)
         return task
+
+    def _announce_unsupported(self, task: TaskState) -> None:
+        """Names, once per task definition and service, what the runtime will not honour."""
+        services = {
+            (s["account"], s["region"], s["cluster"], s["serviceName"]): s
+            for s in (self._snapshot or {}).get("services", [])
+        }
+        service = self._service_of(task, services) if task.in_service else None
+        owner = service["serviceName"] if service else "standalone"
+        key = (owner, str(task.task_definition.get("taskDefinitionArn", task.arn)))
+        if key in self.announced_unsupported:
+            return
+        self.announced_unsupported.add(key)
+        for notice in unsupported_features(task.task_definition, service):
+            log.warning("task %s: %s", task.id, notice)
+            if service is not None:
+                skey = "/".join((service["account"], service["region"], service["cluster"], owner))
+                message = f"(service {owner}) ecs_local: {notice}."
+                self.pending_events.setdefault(skey, []).append(message)
 
     def _specs(
         self,

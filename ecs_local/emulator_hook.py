@@ -86,6 +86,8 @@ def _task_definition(td: Any) -> dict[str, Any]:
         "cpu": td.cpu,
         "memory": td.memory,
         "requiresCompatibilities": td.requires_compatibilities,
+        "volumes": getattr(td, "volumes", None) or [],
+        "runtimePlatform": getattr(td, "runtime_platform", None),
     }
 
 
@@ -131,6 +133,7 @@ def _service(service: Any) -> dict[str, Any]:
         "deploymentConfiguration": getattr(service, "deployment_configuration", None)
         or {"minimumHealthyPercent": 100, "maximumPercent": 200},
         "serviceRegistries": service.service_registries,
+        "loadBalancers": service.load_balancers,
         "networkConfiguration": service.network_configuration or None,
         "deployments": [
             {k: v for k, v in d.items() if k in _DEPLOYMENT_KEYS} for d in service.deployments

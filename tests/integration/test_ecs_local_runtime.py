@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from ecs_local.lifecycle import stages
+from ecs_local.unsupported import host_architecture
 from tests.integration.conftest import wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, container_child, ecs_env, task_pgids
 
@@ -324,3 +325,41 @@ def test_a_crash_loop_is_replaced_unthrottled_but_not_in_a_busy_loop(ecs_env: Ec
     service = ecs_env.ecs.describe_services(cluster=ecs_env.cluster, services=["crash"])
     messages = [e["message"] for e in service["services"][0]["events"]]
     assert "(service crash) is unable to consistently start tasks successfully." not in messages
+
+
+def test_what_the_runtime_cannot_honour_is_named_in_the_service_s_events(
+    ecs_env: EcsEnv,
+) -> None:
+    other = "X86_64" if host_architecture() == "ARM64" else "ARM64"
+    td = ecs_env.register(
+        "unsupported",
+        [_app(SERVER, mountPoints=[{"sourceVolume": "dags", "containerPath": "/dags"}])],
+        runtimePlatform={"cpuArchitecture": other, "operatingSystemFamily": "LINUX"},
+        volumes=[{"name": "dags", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678"}}],
+    )
+    target = "arn:aws:elasticloadbalancing:ap-southeast-2:123456789012:targetgroup/web/1"
+    ecs_env.create_service(
+        "unsupported",
+        td,
+        1,
+        loadBalancers=[{"targetGroupArn": target, "containerName": "app", "containerPort": 80}],
+    )
+    wait_for(lambda: ecs_env.running("unsupported", 1), 20, "the task, run regardless")
+
+    def notices() -> list[str]:
+        service = ecs_env.ecs.describe_services(cluster=ecs_env.cluster, services=["unsupported"])
+        return [
+            e["message"]
+            for e in service["services"][0]["events"]
+            if e["message"].startswith("(service unsupported) ecs_local:")
+        ]
+
+    found = wait_for(lambda: (n := notices()) and len(n) == 4 and n, 20, "the notices")
+    assert set(found) == {
+        f"(service unsupported) ecs_local: runtimePlatform {other} is not emulated: "
+        f"the task runs as {host_architecture()}.",
+        "(service unsupported) ecs_local: EFS volume dags (fs-12345678) is not mounted.",
+        "(service unsupported) ecs_local: container app: mount point /dags is not provided "
+        "(the task's own folder stands in).",
+        f"(service unsupported) ecs_local: load balancer target {target} is not registered with.",
+    }
