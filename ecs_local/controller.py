@@ -9,246 +9,50 @@ process adopts the processes that still run instead of starting duplicates.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import os
 import secrets
 import shutil
 import signal
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from ecs_local import awslogs, discovery, lifecycle
+from ecs_local.aws_clients import AwsClients
+from ecs_local.breaker import DeploymentFailures
+from ecs_local.container_specs import ContainerSpecs
 from ecs_local.environment import (
-    MAX_ENVIRONMENT_FILES,
     SecretError,
-    argv_for,
-    build_env,
-    container_override,
-    environment_file_location,
-    parse_environment_file,
-    resolve_secrets,
 )
 from ecs_local.health import HealthCheck
 from ecs_local.hook_client import HookClient, HookError
-from ecs_local.images import ImageStore, pull_from_ecr
-from ecs_local.runtime import ContainerHandle, ContainerRuntime, ContainerSpec
-from ecs_local.scheduler import CircuitBreaker, TaskView, plan_service
+from ecs_local.images import ImageStore
+from ecs_local.runtime import ContainerRuntime
+from ecs_local.scheduler import TaskView, plan_service, scheduler_events
 from ecs_local.stats import StatsReader
+from ecs_local.task_metadata import container_metadata, task_metadata
+from ecs_local.task_state import (
+    DEFAULT_STOP_TIMEOUT,
+    ContainerState,
+    TaskState,
+    container_definition,
+    ephemeral_storage,
+    execution_role,
+    host_ports,
+    iso,
+    save_task,
+    scheduler_status,
+    secret_names,
+)
 from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
 from ecs_local.unsupported import unsupported_features
 
 log = logging.getLogger("ecs_local")
 
-DEFAULT_STOP_TIMEOUT = 30.0
 STABLE_AFTER = 10.0
-SETTLE_WITHOUT_HEALTH_CHECK = 5.0
-"""Seconds a task without a health check runs before it counts toward completing its
-deployment (ECS documents no figure; its own deployments take minutes to complete)."""
-
-
-def host_ports(task_definition: dict[str, Any]) -> set[int]:
-    """The host ports a task holds while it is not STOPPED.
-
-    Tasks share the host's network here (no ENI per task), so placement works as ECS's does on
-    one EC2 instance in host mode: a task is not started while its host ports are held, and a
-    rolling update of a port-bound service needs minimumHealthyPercent below 100.
-    """
-    ports = set()
-    for container in task_definition.get("containerDefinitions", []):
-        for mapping in container.get("portMappings", []):
-            port = mapping.get("hostPort") or mapping.get("containerPort")
-            if port:
-                ports.add(int(port))
-    return ports
-
-
-def _definition(task_definition: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(d for d in task_definition["containerDefinitions"] if d["name"] == name)
-
-
-def secret_names(task_definition: dict[str, Any], name: str) -> set[str]:
-    """The variables of a container whose values come from ``secrets``: never persisted."""
-    return {s["name"] for s in _definition(task_definition, name).get("secrets") or []}
-
-
-def execution_role(snapshot: dict[str, Any], task_definition: dict[str, Any]) -> str | None:
-    overrides = snapshot.get("overrides") or {}
-    return overrides.get("executionRoleArn") or task_definition.get("executionRoleArn")
-
-
-def scheduler_events(service: str, started: list[str], stopped: list[str]) -> list[str]:
-    """ECS's service event messages for the tasks one scheduling pass stopped and started."""
-    events = []
-    if stopped:
-        tasks = " ".join(f"(task {task_id})" for task_id in stopped)
-        events.append(f"(service {service}) has stopped {len(stopped)} running tasks: {tasks}.")
-    if started:
-        tasks = " ".join(f"(task {task_id})" for task_id in started)
-        events.append(f"(service {service}) has started {len(started)} tasks: {tasks}.")
-    return events
-
-
-def _scheduler_status(task: TaskState | None) -> str:
-    if task is None or (task.status == "RUNNING" and not task.reported_running):
-        return "PENDING"
-    return task.status
-
-
-def _iso(ts: float | None) -> str | None:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
-
-
-@dataclass
-class ContainerState:
-    name: str
-    essential: bool
-    stop_timeout: float
-    handle: ContainerHandle | None = None
-    status: str = "PENDING"
-    exit_code: int | None = None
-    reason: str | None = None
-    token: str = ""
-    log_offset: int = 0
-    spec: ContainerSpec | None = None
-    health: HealthCheck | None = None
-    health_status: str = "UNKNOWN"
-    started_at: float | None = None
-
-
-def _log_options(log_config: dict[str, Any], container: str, task_id: str) -> Any:
-    """The container's log options as Fargate reports them: awslogs adds the stream it writes
-    (``prefix/container/task id``)."""
-    options: dict[str, Any] = log_config.get("options") or {}
-    prefix = options.get("awslogs-stream-prefix")
-    if log_config.get("logDriver") != "awslogs" or not prefix:
-        return log_config.get("options")
-    return {**options, "awslogs-stream": f"{prefix}/{container}/{task_id}"}
-
-
-def ephemeral_storage(task_id: str) -> Path:
-    """The task's own temporary folder (its ``TMPDIR``), deleted when the task stops, as
-    Fargate deletes a task's ephemeral storage. Directly under the host's temporary folder:
-    processes put Unix sockets there (Dagster's code servers do), whose paths may not exceed
-    107 bytes."""
-    path = Path(tempfile.gettempdir()) / f"ecs-task-{task_id}"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-@dataclass
-class TaskState:
-    snapshot: dict[str, Any]
-    task_definition: dict[str, Any]
-    directory: Path
-    token: str
-    containers: dict[str, ContainerState] = field(default_factory=dict)
-    status: str = "PENDING"
-    created: float = field(default_factory=time.time)
-    pull_started_at: float | None = None
-    pull_stopped_at: float | None = None
-    started_at: float | None = None
-    stopping_at: float | None = None
-    kill_at: float | None = None
-    stopped_at: float | None = None
-    stopped_reason: str | None = None
-    stop_code: str | None = None
-    failed: bool = False
-    registrations: list[str] = field(default_factory=list)
-    failure_noted: bool = False
-    role_arn: str | None = None
-    reported: str = ""
-    reported_status: str = lifecycle.PROVISIONING
-
-    @property
-    def arn(self) -> str:
-        return str(self.snapshot["taskArn"])
-
-    @property
-    def id(self) -> str:
-        return str(self.snapshot["id"])
-
-    @property
-    def health(self) -> str:
-        checked = [c for c in self.containers.values() if c.essential and c.health is not None]
-        if any(c.health_status == "UNHEALTHY" for c in checked):
-            return "UNHEALTHY"
-        if checked and all(c.health_status == "HEALTHY" for c in checked):
-            return "HEALTHY"
-        return "UNKNOWN"
-
-    @property
-    def reported_running(self) -> bool:
-        """RUNNING as the API shows it: the scheduler counts a task once clients see it so."""
-        return self.status == "RUNNING" and self.reported_status == "RUNNING"
-
-    @property
-    def healthy(self) -> bool:
-        has_checks = any(c.health is not None for c in self.containers.values() if c.essential)
-        return self.reported_running and (self.health == "HEALTHY" if has_checks else True)
-
-    @property
-    def in_service(self) -> bool:
-        return str(self.snapshot.get("group") or "").startswith("service:")
-
-    def settled(self, now: float) -> bool:
-        """Healthy by its health check, or without one RUNNING for a while: a container that
-        exits a moment after it started must not complete a deployment."""
-        if not self.healthy:
-            return False
-        if any(c.health is not None for c in self.containers.values() if c.essential):
-            return True
-        started = self.started_at or now
-        return now - started >= SETTLE_WITHOUT_HEALTH_CHECK
-
-    def _spec_json(self, spec: ContainerSpec) -> dict[str, Any]:
-        hidden = secret_names(self.task_definition, spec.name)
-        env = {key: value for key, value in spec.env.items() if key not in hidden}
-        return {"argv": spec.argv, "env": env, "cwd": spec.cwd}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "snapshot": self.snapshot,
-            "taskDefinition": self.task_definition,
-            "token": self.token,
-            "status": self.status,
-            "created": self.created,
-            "times": [
-                self.pull_started_at,
-                self.pull_stopped_at,
-                self.started_at,
-                self.stopping_at,
-                self.kill_at,
-            ],
-            "stoppedReason": self.stopped_reason,
-            "stopCode": self.stop_code,
-            "failed": self.failed,
-            "registrations": self.registrations,
-            "roleArn": self.role_arn,
-            "containers": {
-                name: {
-                    "essential": c.essential,
-                    "stopTimeout": c.stop_timeout,
-                    "handle": c.handle.to_json() if c.handle else None,
-                    "status": c.status,
-                    "exitCode": c.exit_code,
-                    "token": c.token,
-                    "logOffset": c.log_offset,
-                    "healthStatus": c.health_status,
-                    "startedAt": c.started_at,
-                    "spec": None if c.spec is None else self._spec_json(c.spec),
-                }
-                for name, c in self.containers.items()
-            },
-        }
 
 
 class Controller:
@@ -265,23 +69,17 @@ class Controller:
         self.state_dir = state_dir
         self.images = images
         self.runtime = runtime
-        self.metadata_port = metadata_port
         self.region = region
         self.hook = HookClient(endpoint)
-        self.session = boto3.session.Session()
-        self._clients: dict[tuple[str, str, str], Any] = {}
-        self._role_credentials: dict[str, dict[str, Any]] = {}
+        self.aws = AwsClients(endpoint, self.hook, region)
         self.tasks: dict[str, TaskState] = {}
         self.done: set[str] = set()
         self.tokens: dict[str, tuple[str, str | None]] = {}
         self.throttle = ServiceThrottle()
         self.stats = StatsReader()
         self.pending_events: dict[str, list[str]] = {}
-        # Circuit breaker: failed tasks per deployment id (seeded once from the emulator, which
-        # keeps the count across runtime restarts) and the deployments this runtime failed.
-        self.failures: dict[str, int] = {}
-        self.failures_seeded: set[str] = set()
-        self.failed_deployments: set[str] = set()
+        self.breaker = DeploymentFailures()
+        self.specs = ContainerSpecs(images, self.aws, metadata_port, endpoint)
         self.announced_unsupported: set[tuple[str, str]] = set()
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -291,82 +89,27 @@ class Controller:
         self._log_flush_at = 0.0
         (state_dir / "tasks").mkdir(parents=True, exist_ok=True)
 
-    # --- AWS clients -------------------------------------------------------------------------
+    @property
+    def metadata_port(self) -> int:
+        """Where the tasks' metadata endpoints listen (known once the server is bound)."""
+        return self.specs.metadata_port
+
+    @metadata_port.setter
+    def metadata_port(self, port: int) -> None:
+        self.specs.metadata_port = port
+
     def client(self, service: str, region: str | None = None, role_arn: str | None = None) -> Any:
-        region = region or self.region
-        key = (service, region, role_arn or "")
-        if key not in self._clients:
-            kwargs: dict[str, Any] = {"region_name": region, "endpoint_url": self.endpoint}
-            if role_arn:
-                creds = self.role_credentials(role_arn, "ecs-local-execution")
-                kwargs.update(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["Token"],
-                )
-            self._clients[key] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
-        return self._clients[key]
+        return self.aws.client(service, region, role_arn)
 
     def role_credentials(self, role_arn: str, session_name: str) -> dict[str, Any]:
-        cached = self._role_credentials.get(role_arn)
-        if cached and cached["_expires"] - time.time() > 300:
-            return cached
-        result = self.hook.assume_role(role_arn, session_name, self.region)
-        expires = dt.datetime.strptime(result["Expiration"], "%Y-%m-%dT%H:%M:%SZ")
-        result["_expires"] = expires.replace(tzinfo=dt.UTC).timestamp()
-        self._role_credentials[role_arn] = result
-        return result
+        return self.aws.role_credentials(role_arn, session_name)
 
     # --- metadata endpoints ------------------------------------------------------------------
-    def _container_metadata(self, task: TaskState, name: str) -> dict[str, Any]:
-        td = task.task_definition
-        definition = next(d for d in td["containerDefinitions"] if d["name"] == name)
-        container = task.containers[name]
-        snap = task.snapshot
-        log_config = definition.get("logConfiguration") or {}
-        return {
-            "DockerId": container.handle.runtime_id if container.handle else "",
-            "Name": name,
-            "DockerName": f"ecs-{td['family']}-{td['revision']}-{name}",
-            "Image": definition.get("image"),
-            "ImageID": "",
-            "Labels": {
-                "com.amazonaws.ecs.cluster": snap["clusterArn"],
-                "com.amazonaws.ecs.container-name": name,
-                "com.amazonaws.ecs.task-arn": task.arn,
-                "com.amazonaws.ecs.task-definition-family": td["family"],
-                "com.amazonaws.ecs.task-definition-version": str(td["revision"]),
-            },
-            "DesiredStatus": "RUNNING" if task.status in ("PENDING", "RUNNING") else "STOPPED",
-            "KnownStatus": container.status,
-            "Limits": {"CPU": definition.get("cpu", 0), "Memory": definition.get("memory", 0)},
-            "CreatedAt": _iso(task.created),
-            "StartedAt": _iso(container.started_at),
-            "Type": "NORMAL",
-            "LaunchType": snap.get("launchType") or "FARGATE",
-            "ContainerARN": next(
-                (c["containerArn"] for c in snap["containers"] if c["name"] == name), ""
-            ),
-            "LogDriver": log_config.get("logDriver"),
-            "LogOptions": _log_options(log_config, name, task.id),
-            "Networks": [
-                {
-                    "NetworkMode": td.get("networkMode") or "awsvpc",
-                    "IPv4Addresses": [snap["address"]],
-                    "AttachmentIndex": 0,
-                    "MACAddress": snap["eni"].get("macAddress", ""),
-                    "IPv4SubnetCIDRBlock": "127.0.0.0/8",
-                    "PrivateDNSName": snap["eni"].get("privateDnsName", ""),
-                    "SubnetGatewayIpv4Address": "127.0.0.1/8",
-                }
-            ],
-        }
-
     def _container_stats(self, task: TaskState, name: str) -> dict[str, Any]:
         container = task.containers[name]
         if container.handle is None or container.status == "STOPPED":
             return {}
-        definition = _definition(task.task_definition, name)
+        definition = container_definition(task.task_definition, name)
         limit = int(definition.get("memory") or task.task_definition.get("memory") or 512)
         td = task.task_definition
         return self.stats.read(
@@ -402,43 +145,14 @@ class Controller:
             found = self.tokens.get(token)
             if not found or found[1] is None or found[0] not in self.tasks:
                 return None
-            return self._container_metadata(self.tasks[found[0]], found[1])
+            return container_metadata(self.tasks[found[0]], found[1])
 
     def task_metadata(self, token: str) -> dict[str, Any] | None:
         with self._lock:
             found = self.tokens.get(token)
             if not found or found[0] not in self.tasks:
                 return None
-            task = self.tasks[found[0]]
-            td = task.task_definition
-            group = task.snapshot.get("group") or ""
-            service = (
-                {"ServiceName": group[len("service:") :]} if group.startswith("service:") else {}
-            )
-            return {
-                **service,
-                "Cluster": task.snapshot["clusterArn"],
-                "TaskARN": task.arn,
-                "Family": td["family"],
-                "Revision": str(td["revision"]),
-                "DesiredStatus": "RUNNING" if task.status in ("PENDING", "RUNNING") else "STOPPED",
-                "KnownStatus": task.status,
-                "Limits": {
-                    "CPU": int(td.get("cpu") or 256) / 1024,
-                    "Memory": int(td.get("memory") or 512),
-                },
-                "PullStartedAt": _iso(task.pull_started_at),
-                "PullStoppedAt": _iso(task.pull_stopped_at),
-                "AvailabilityZone": f"{task.snapshot['region']}a",
-                "LaunchType": task.snapshot.get("launchType") or "FARGATE",
-                "Containers": [self._container_metadata(task, name) for name in task.containers],
-                "ClockDrift": {
-                    "ClockErrorBound": 0.5,
-                    "ReferenceTimestamp": _iso(time.time()),
-                    "ClockSynchronizationStatus": "SYNCHRONIZED",
-                },
-                "EphemeralStorageMetrics": {"Utilized": 0, "Reserved": 20496},
-            }
+            return task_metadata(self.tasks[found[0]])
 
     def credentials(self, token: str) -> dict[str, Any] | None:
         with self._lock:
@@ -453,13 +167,7 @@ class Controller:
 
     # --- persistence -------------------------------------------------------------------------
     def _save(self, task: TaskState) -> None:
-        task.directory.mkdir(parents=True, exist_ok=True)
-        path = task.directory / "task.json"
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(task.to_json(), handle, default=str)
-        tmp.replace(path)
+        save_task(task)
 
     def adopt(self) -> int:
         """Loads the task records of earlier runtime processes; their processes keep running."""
@@ -468,44 +176,16 @@ class Controller:
             data = json.loads(path.read_text())
             if data["status"] == "STOPPED":
                 continue
-            task = TaskState(data["snapshot"], data["taskDefinition"], path.parent, data["token"])
-            task.status, task.created = data["status"], data["created"]
-            task.reported_status = "RUNNING" if task.status == "RUNNING" else task.reported_status
-            (
-                task.pull_started_at,
-                task.pull_stopped_at,
-                task.started_at,
-                task.stopping_at,
-                task.kill_at,
-            ) = data["times"]
-            task.stopped_reason, task.stop_code, task.failed = (
-                data["stoppedReason"],
-                data["stopCode"],
-                data["failed"],
-            )
-            task.registrations, task.role_arn = data["registrations"], data["roleArn"]
-            for name, c in data["containers"].items():
-                container = ContainerState(name, c["essential"], c["stopTimeout"])
-                container.handle = ContainerHandle.from_json(c["handle"]) if c["handle"] else None
-                container.status, container.exit_code, container.token = (
-                    c["status"],
-                    c["exitCode"],
-                    c["token"],
-                )
-                container.log_offset, container.health_status = c["logOffset"], c["healthStatus"]
-                container.started_at = c["startedAt"]
-                definition = _definition(task.task_definition, name)
-                if c["spec"]:
-                    container.spec = ContainerSpec(
-                        name, c["spec"]["argv"], c["spec"]["env"], c["spec"]["cwd"], path.parent
-                    )
+            task = TaskState.from_json(data, path.parent)
+            for name, container in task.containers.items():
+                definition = container_definition(task.task_definition, name)
+                if container.spec is not None:
                     self._recover_secrets(task, container, definition)
                 if definition.get("healthCheck") and container.started_at:
                     container.health = HealthCheck.from_definition(
                         definition["healthCheck"], container.started_at
                     )
                     container.health.status = container.health_status
-                task.containers[name] = container
                 self.tokens[container.token] = (task.arn, name)
             self.tokens[task.token] = (task.arn, None)
             self.tasks[task.arn] = task
@@ -533,7 +213,7 @@ class Controller:
         where = f"task {task.id} container {container.name}"
         try:
             role = execution_role(task.snapshot, task.task_definition)
-            spec.env.update(self._secret_values(task, definition, role))
+            spec.env.update(self.specs.secret_values(task, definition, role))
         except SecretError as error:
             log.warning(
                 "%s: environment unreadable and %s; health checks run without %s",
@@ -579,7 +259,7 @@ class Controller:
             task.containers[container.name] = container
             self.tokens[container.token] = (task.arn, container.name)
         try:
-            specs = self._specs(task, td, overrides, execution_role(snap, td))
+            specs = self.specs.build(task, td, overrides, execution_role(snap, td))
         except (SecretError, LookupError, ValueError) as error:
             self._fail(task, str(error))
             return task
@@ -621,94 +301,6 @@ class Controller:
                 skey = "/".join((service["account"], service["region"], service["cluster"], owner))
                 message = f"(service {owner}) ecs_local: {notice}."
                 self.pending_events.setdefault(skey, []).append(message)
-
-    def _specs(
-        self,
-        task: TaskState,
-        td: dict[str, Any],
-        overrides: dict[str, Any],
-        role: str | None,
-    ) -> dict[str, ContainerSpec]:
-        specs: dict[str, ContainerSpec] = {}
-        region = task.snapshot["region"]
-        for definition in td["containerDefinitions"]:
-            image = self.images.resolve(
-                definition["image"],
-                pull=lambda ref: pull_from_ecr(self.client("ecr", region, role), ref),
-            )
-            if image is None:
-                raise LookupError(self.images.pull_error(definition["image"]))
-            target = awslogs.target_for(definition, task.id, region)
-            if target is not None:
-                awslogs.prepare(self.client("logs", target.region, role), target)
-            secret_values = self._secret_values(task, definition, role)
-            container = task.containers[definition["name"]]
-            endpoints = {
-                "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
-                "ECS_CONTAINER_METADATA_URI": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
-            }
-            if task.role_arn:
-                endpoints["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = (
-                    f"http://127.0.0.1:{self.metadata_port}/creds/{task.token}"
-                )
-            override = container_override(overrides, definition["name"])
-            env = build_env(
-                definition,
-                override,
-                image,
-                secret_values,
-                endpoints,
-                region,
-                self.endpoint,
-                self._environment_file_values(task, definition, override, role),
-            )
-            # A Fargate task's ephemeral storage is its own: so is its temporary folder here.
-            env["TMPDIR"] = str(ephemeral_storage(task.id))
-            hostname = (task.snapshot.get("eni") or {}).get("privateDnsName")
-            if hostname:
-                env.setdefault("HOSTNAME", hostname)
-            cwd = (
-                definition.get("workingDirectory") or image.working_directory or str(task.directory)
-            )
-            specs[definition["name"]] = ContainerSpec(
-                definition["name"], argv_for(definition, override, image), env, cwd, task.directory
-            )
-        return specs
-
-    def _environment_file_values(
-        self,
-        task: TaskState,
-        definition: dict[str, Any],
-        override: dict[str, Any],
-        role: str | None,
-    ) -> dict[str, str]:
-        """The container's environmentFiles (its override's after its definition's), read from
-        S3 with the execution role as Fargate does; later files win, as in Docker."""
-        files = [*(definition.get("environmentFiles") or [])]
-        files += override.get("environmentFiles") or []
-        if len(files) > MAX_ENVIRONMENT_FILES:
-            raise ValueError(f"{len(files)} environment files: ECS allows {MAX_ENVIRONMENT_FILES}")
-        values: dict[str, str] = {}
-        s3 = self.client("s3", task.snapshot["region"], role) if files else None
-        for entry in files:
-            bucket, key = environment_file_location(str(entry.get("value", "")))
-            try:
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[union-attr]
-            except Exception as error:
-                raise ValueError(
-                    f"ResourceInitializationError: failed to download env files: {entry['value']}: "
-                    f"{error}"
-                ) from None
-            values.update(parse_environment_file(body.decode("utf-8")))
-        return values
-
-    def _secret_values(
-        self, task: TaskState, definition: dict[str, Any], role: str | None
-    ) -> dict[str, str]:
-        region = task.snapshot["region"]
-        return resolve_secrets(
-            definition.get("secrets") or [], lambda service: self.client(service, region, role)
-        )
 
     def begin_stop(self, task: TaskState, reason: str, code: str) -> None:
         if task.status in ("STOPPING", "STOPPED"):
@@ -872,7 +464,7 @@ class Controller:
             ("executionStoppedAt", task.stopped_at),
         ):
             if value:
-                report[key] = _iso(value)
+                report[key] = iso(value)
         if task.status in ("STOPPING", "STOPPED"):
             report["desiredStatus"] = "STOPPED"
             report["stoppedReason"] = task.stopped_reason
@@ -880,14 +472,43 @@ class Controller:
         return report
 
     def reconcile(self, snap: dict[str, Any], requested_at: float) -> None:
+        """One level-triggered pass: tasks, then each service, then registrations and reports."""
         now = time.time()
         definitions = snap["taskDefinitions"]
         wanted = {t["taskArn"]: t for t in snap["tasks"]}
         services = {
             (s["account"], s["region"], s["cluster"], s["serviceName"]): s for s in snap["services"]
         }
-        service_reports: list[dict[str, Any]] = []
+        self._reconcile_tasks(wanted, definitions, requested_at, now)
+        by_service = self._service_tasks(wanted, requested_at)
+        held_ports = {
+            port
+            for task in self.tasks.values()
+            if task.status != "STOPPED"
+            for port in host_ports(task.task_definition)
+        }
+        service_reports = []
+        for key in set(by_service) | set(services):
+            service = services.get(key) or {"status": "MISSING", "deployments": []}
+            report = self._schedule_service(
+                key, service, by_service.get(key, []), definitions, held_ports, now
+            )
+            if key in services:
+                service_reports.append(report)
+        self.breaker.forget({d["id"] for s in snap["services"] for d in s["deployments"]})
+        self.throttle.forget({"/".join(key) for key in services})
+        self._register_healthy(services)
+        self._flush_logs(now)
+        self._report(service_reports)
 
+    def _reconcile_tasks(
+        self,
+        wanted: dict[str, dict[str, Any]],
+        definitions: dict[str, dict[str, Any]],
+        requested_at: float,
+        now: float,
+    ) -> None:
+        """Starts what the emulator wants running, stops what it wants stopped or forgot."""
         for arn, snap_task in wanted.items():
             local = self.tasks.get(arn)
             if local is None:
@@ -903,11 +524,13 @@ class Controller:
             if arn not in wanted and local.created < requested_at and local.status != "STOPPED":
                 self.begin_stop(local, "Task is gone from the emulator", "TaskOrphaned")
                 local.reported = "gone"
-
         for local in list(self.tasks.values()):
             self._watch(local, now)
 
-        # The service scheduler.
+    def _service_tasks(
+        self, wanted: dict[str, dict[str, Any]], requested_at: float
+    ) -> dict[tuple[str, str, str, str], list[dict[str, Any]]]:
+        """Each service's live tasks: the snapshot's, and those started since it was taken."""
         by_service: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
         known = [t for t in wanted.values() if t["taskArn"] not in self.done]
         known += [
@@ -928,79 +551,78 @@ class Controller:
                 if local is not None and local.status in ("STOPPING", "STOPPED"):
                     continue
                 by_service.setdefault(key, []).append(snap_task)
-        held_ports = {
-            port
-            for task in self.tasks.values()
-            if task.status != "STOPPED"
-            for port in host_ports(task.task_definition)
-        }
-        for key in set(by_service) | set(services):
-            service = services.get(key) or {"status": "MISSING", "deployments": []}
-            views = []
-            for snap_task in by_service.get(key, []):
-                local = self.tasks.get(snap_task["taskArn"])
-                views.append(
-                    TaskView(
-                        snap_task["taskArn"],
-                        snap_task["taskDefinitionArn"],
-                        snap_task["startedBy"],
-                        _scheduler_status(local),
-                        bool(local and local.healthy),
-                        (local.started_at or now) if local else now,
-                        bool(local and local.settled(now)),
-                    )
+        return by_service
+
+    def _schedule_service(
+        self,
+        key: tuple[str, str, str, str],
+        service: dict[str, Any],
+        snap_tasks: list[dict[str, Any]],
+        definitions: dict[str, dict[str, Any]],
+        held_ports: set[int],
+        now: float,
+    ) -> dict[str, Any]:
+        """The service scheduler for one service: plans, stops, starts; returns its report."""
+        views = []
+        for snap_task in snap_tasks:
+            local = self.tasks.get(snap_task["taskArn"])
+            views.append(
+                TaskView(
+                    snap_task["taskArn"],
+                    snap_task["taskDefinitionArn"],
+                    snap_task["startedBy"],
+                    scheduler_status(local),
+                    bool(local and local.healthy),
+                    (local.started_at or now) if local else now,
+                    bool(local and local.settled(now)),
                 )
-            skey = "/".join(key)
-            stable = [v for v in views if v.healthy and now - v.started_at >= STABLE_AFTER]
-            if any(v.last_status == "RUNNING" for v in views):
-                self.throttle.task_running(skey)
-            primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
-            if primary is not None:
-                self.throttle.deployment(skey, primary["taskDefinition"])
-            self._count_failures(service, stable)
-            ports = self._service_host_ports(service, definitions)
-            plan = plan_service(
-                service,
-                views,
-                may_start=self.throttle.may_start(skey, now),
-                failures=self.failures,
-                failed=self.failed_deployments,
             )
-            self._note_breaker(service, skey, plan.deployments)
-            stopped: list[str] = []
-            for arn, reason in plan.stop:
-                if arn in self.tasks:
-                    if self.tasks[arn].status == "RUNNING":
-                        stopped.append(self.tasks[arn].id)
-                    self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
-            started: list[str] = []
-            for _ in range(plan.start):
-                if ports & held_ports:
-                    break
-                if (task_id := self._start_service_task(service, now)) is not None:
-                    started.append(task_id)
-                held_ports |= ports
-            if key in services:
-                service_reports.append(
-                    {
-                        "account": key[0],
-                        "region": key[1],
-                        "cluster": key[2],
-                        "service": key[3],
-                        "runningCount": plan.running,
-                        "pendingCount": plan.pending,
-                        "deployments": plan.deployments,
-                        "events": [
-                            *self.pending_events.pop(skey, []),
-                            *scheduler_events(key[3], started, stopped),
-                        ],
-                    }
-                )
+        skey = "/".join(key)
+        stable = [v for v in views if v.healthy and now - v.started_at >= STABLE_AFTER]
+        if any(v.last_status == "RUNNING" for v in views):
+            self.throttle.task_running(skey)
+        primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+        if primary is not None:
+            self.throttle.deployment(skey, primary["taskDefinition"])
+        self.breaker.observe(service, (view.started_by for view in stable))
+        ports = self._service_host_ports(service, definitions)
+        plan = plan_service(
+            service,
+            views,
+            may_start=self.throttle.may_start(skey, now),
+            failures=self.breaker.counts,
+            failed=self.breaker.failed,
+        )
+        self._note_breaker(service, skey, plan.deployments)
+        stopped: list[str] = []
+        for arn, reason in plan.stop:
+            if arn in self.tasks:
+                if self.tasks[arn].status == "RUNNING":
+                    stopped.append(self.tasks[arn].id)
+                self.begin_stop(self.tasks[arn], reason, "ServiceSchedulerInitiated")
+        started: list[str] = []
+        for _ in range(plan.start):
+            if ports & held_ports:
+                break
+            if (task_id := self._start_service_task(service, now)) is not None:
+                started.append(task_id)
+            held_ports |= ports
+        return {
+            "account": key[0],
+            "region": key[1],
+            "cluster": key[2],
+            "service": key[3],
+            "runningCount": plan.running,
+            "pendingCount": plan.pending,
+            "deployments": plan.deployments,
+            "events": [
+                *self.pending_events.pop(skey, []),
+                *scheduler_events(key[3], started, stopped),
+            ],
+        }
 
-        self._forget_deployments(snap["services"])
-        self.throttle.forget({"/".join(key) for key in services})
-
-        # Registrations of healthy service tasks.
+    def _register_healthy(self, services: dict[tuple[str, str, str, str], dict[str, Any]]) -> None:
+        """Registers each healthy service task in its service's Cloud Map registries."""
         for local in self.tasks.values():
             service = self._service_of(local, services)
             if service and local.healthy and service["status"] == "ACTIVE":
@@ -1008,8 +630,6 @@ class Controller:
                     self._register(local, service)
                 except Exception as error:
                     log.warning("registering %s failed: %s", local.id, error)
-        self._flush_logs(now)
-        self._report(service_reports)
 
     @staticmethod
     def _service_host_ports(
@@ -1040,28 +660,11 @@ class Controller:
             return None
         return self.start_task(snap_task, td).id
 
-    def _count_failures(self, service: dict[str, Any], stable: list[TaskView]) -> None:
-        """Seeds the failed-task counts of the service's deployments from the emulator once, and
-        resets a deployment's count when one of its tasks stayed healthy (resetOnHealthyTask,
-        ECS's default): a task that is RUNNING for a moment before it exits is no success."""
-        for deployment in service["deployments"]:
-            if deployment["id"] not in self.failures_seeded:
-                self.failures_seeded.add(deployment["id"])
-                seeded = int(deployment.get("failedTasks") or 0)
-                self.failures[deployment["id"]] = self.failures.get(deployment["id"], 0) + seeded
-        if service.get("status") == "ACTIVE" and CircuitBreaker.of(service).reset_on_healthy_task:
-            for view in stable:
-                self.failures[view.started_by] = 0
-
     def _note_breaker(
         self, service: dict[str, Any], skey: str, deployments: list[dict[str, Any]]
     ) -> None:
-        """Remembers a deployment the circuit breaker failed: the next snapshot may still show it
-        IN_PROGRESS. A rollback starts unthrottled, with fresh counts."""
-        for entry in deployments:
-            if entry.get("rolloutState") != "FAILED" or entry["id"] in self.failed_deployments:
-                continue
-            self.failed_deployments.add(entry["id"])
+        """Logs a deployment the circuit breaker failed; a rollback starts unthrottled."""
+        for entry in self.breaker.newly_failed(service, deployments):
             log.warning(
                 "service %s: deployment %s failed after %d failed tasks (circuit breaker%s)",
                 service["serviceName"],
@@ -1071,16 +674,6 @@ class Controller:
             )
             if entry.get("rollback"):
                 self.throttle.reset(skey)
-                for deployment in service["deployments"]:
-                    if deployment["id"] != entry["id"]:
-                        self.failures[deployment["id"]] = 0
-
-    def _forget_deployments(self, services: list[dict[str, Any]]) -> None:
-        listed = {d["id"] for s in services for d in s["deployments"]}
-        for deployment_id in set(self.failures) - listed:
-            del self.failures[deployment_id]
-        self.failures_seeded &= listed
-        self.failed_deployments &= listed
 
     def _note_failure(self, task: TaskState) -> None:
         """Counts a failed service task once, when it fails: the scheduler of the same
@@ -1094,8 +687,7 @@ class Controller:
         }
         if (service := self._service_of(task, services)) is not None:
             self.record_failure(service, reached_running=task.started_at is not None)
-            deployment = task.snapshot.get("startedBy") or ""
-            self.failures[deployment] = self.failures.get(deployment, 0) + 1
+            self.breaker.task_failed(task.snapshot.get("startedBy") or "")
 
     def record_failure(self, service: dict[str, Any], reached_running: bool) -> None:
         key = "/".join(

@@ -168,3 +168,15 @@ def plan_service(
             entry["drained"] = True
         plan.deployments.append(entry)
     return plan
+
+
+def scheduler_events(service: str, started: list[str], stopped: list[str]) -> list[str]:
+    """ECS's service event messages for the tasks one scheduling pass stopped and started."""
+    events = []
+    if stopped:
+        tasks = " ".join(f"(task {task_id})" for task_id in stopped)
+        events.append(f"(service {service}) has stopped {len(stopped)} running tasks: {tasks}.")
+    if started:
+        tasks = " ".join(f"(task {task_id})" for task_id in started)
+        events.append(f"(service {service}) has started {len(started)} tasks: {tasks}.")
+    return events
