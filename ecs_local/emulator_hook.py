@@ -282,6 +282,8 @@ def _apply_task(backend: Any, update: dict[str, Any]) -> None:
     task = _find_task(backend, update["taskArn"])
     if task is None:
         return
+    if update.get("lastStatus") not in (None, task.last_status):
+        task.version = getattr(task, "version", 1) + 1
     for key, attr in _TASK_FIELDS.items():
         if key in update:
             setattr(task, attr, update[key])

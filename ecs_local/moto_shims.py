@@ -94,7 +94,8 @@ def _shim_list_tasks() -> None:
 
 def _shim_create_service() -> None:
     """moto's CreateService drops deploymentConfiguration (and healthCheckGracePeriodSeconds,
-    enableExecuteCommand), so minimumHealthyPercent/maximumPercent never reach describe_services."""
+    enableExecuteCommand, availabilityZoneRebalancing), so minimumHealthyPercent/maximumPercent
+    never reach describe_services."""
     original = ecs_responses.EC2ContainerServiceResponse.create_service
 
     def create_service(self: Any) -> Any:
@@ -109,6 +110,11 @@ def _shim_create_service() -> None:
             value = self._get_param(key)
             if value is not None:
                 setattr(service, camelcase_to_underscores(key), value)
+        # ECS: a create request without it means ENABLED; moto drops it, so a configuration that
+        # sets it (terraform's availability_zone_rebalancing) would plan a change for ever.
+        service.availability_zone_rebalancing = (
+            self._get_param("availabilityZoneRebalancing") or "ENABLED"
+        )
         return result
 
     ecs_responses.EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
@@ -186,6 +192,52 @@ def _shim_eni_dns_name() -> None:
         NetworkInterface.private_dns_name = None  # type: ignore[assignment]
 
 
+FARGATE_PLATFORM_VERSION = "1.4.0"
+FARGATE_EPHEMERAL_GIB = 20
+
+
+def _shim_task_fields() -> None:
+    """moto's DescribeTasks omits fields ECS returns for every Fargate task: the
+    availabilityZone of its subnet, platformVersion (LATEST is 1.4.0 on Linux) and
+    platformFamily, the ephemeralStorage size (20 GiB unless the definition asks for more),
+    enableExecuteCommand, and version (incremented by the hook on every state change)."""
+    from moto.ecs.models import Task
+
+    init = Task.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        task_definition = args[1] if len(args) > 1 else kwargs["task_definition"]
+        fargate = (self.launch_type or "FARGATE") == "FARGATE"
+        if fargate and self.platform_version in (None, "", "LATEST"):
+            self.platform_version = FARGATE_PLATFORM_VERSION
+        self.platform_family = "Linux"
+        storage = getattr(task_definition, "ephemeral_storage", None) or {}
+        self.ephemeral_storage = {
+            "sizeInGiB": int(storage.get("sizeInGiB") or FARGATE_EPHEMERAL_GIB)
+        }
+        self.enable_execute_command = False
+        self.version = 1
+        self.availability_zone = _subnet_zone(self) or f"{self.region_name}a"
+
+    Task.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _subnet_zone(task: Any) -> str | None:
+    from moto.ec2.models import ec2_backends
+
+    subnets = (
+        (getattr(task, "network_configuration", None) or {}).get("awsvpcConfiguration") or {}
+    ).get("subnets") or []
+    if not subnets:
+        return None
+    try:
+        backend = ec2_backends[task._account_id][task.region_name]
+        return str(backend.get_subnet(subnets[0]).availability_zone)
+    except Exception:
+        return None
+
+
 def apply() -> None:
     """Applies every shim once; refuses another moto version, where the gaps may have moved."""
     global _applied
@@ -204,4 +256,5 @@ def apply() -> None:
     _shim_update_service()
     _shim_fargate_memory()
     _shim_eni_dns_name()
+    _shim_task_fields()
     _applied = True

@@ -233,6 +233,7 @@ def test_a_service_task_reports_ecs_s_lifecycle_in_order(ecs_env: EcsEnv) -> Non
     ecs_env.create_service("life", td, 1)
     path = stages(in_service=True, started=True)
     seen: list[str] = []
+    versions: list[int] = []
     done = threading.Event()
 
     def watch() -> None:
@@ -244,6 +245,7 @@ def test_a_service_task_reports_ecs_s_lifecycle_in_order(ecs_env: EcsEnv) -> Non
             for task in ecs_env.describe(arns + stopped)[:1]:
                 if not seen or seen[-1] != task["lastStatus"]:
                     seen.append(task["lastStatus"])
+                    versions.append(task["version"])
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -261,6 +263,7 @@ def test_a_service_task_reports_ecs_s_lifecycle_in_order(ecs_env: EcsEnv) -> Non
         watcher.join()
     assert [path.index(status) for status in seen] == sorted(path.index(s) for s in seen), seen
     assert {"RUNNING", "STOPPING", "STOPPED"} <= set(seen), seen
+    assert versions == sorted(set(versions)), versions  # ECS's counter grows with each change
     assert stopped["stoppedAt"] >= stopped["stoppingAt"]
 
 

@@ -144,3 +144,50 @@ def test_deployment_configuration_and_new_deployments(emulator: str, plain_emula
         "/f:1"
     )
     assert plain["runningCount"] == 3
+
+
+def test_describe_tasks_answers_the_fargate_fields_ecs_returns(emulator: str) -> None:
+    """moto omits them (it fails RunTask in this VPC before, see above); ECS's Task shape has
+    availabilityZone, platformVersion/platformFamily, ephemeralStorage, enableExecuteCommand
+    and a version counter for every Fargate task."""
+    ecs, cluster, network = _setup(emulator)
+    ec2 = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "ec2", endpoint_url=emulator
+    )
+    subnet = network["awsvpcConfiguration"]["subnets"][0]
+    zone = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
+    arn = ecs.run_task(
+        cluster=cluster, taskDefinition="f", launchType="FARGATE", networkConfiguration=network
+    )["tasks"][0]["taskArn"]
+    (task,) = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"]
+    assert (task["availabilityZone"], task["platformVersion"], task["platformFamily"]) == (
+        zone,
+        "1.4.0",
+        "Linux",
+    )
+    assert task["ephemeralStorage"] == {"sizeInGiB": 20}
+    assert task["enableExecuteCommand"] is False and task["version"] == 1
+    ecs.stop_task(cluster=cluster, task=arn)
+
+
+def test_availability_zone_rebalancing_is_kept(emulator: str, plain_emulator: str) -> None:
+    """ECS defaults a new service to ENABLED and answers what it was given; plain moto drops
+    it at create, so terraform's availability_zone_rebalancing plans a change after apply."""
+    answers = {}
+    for name, url in (("hooked", emulator), ("plain", plain_emulator)):
+        ecs, cluster, network = _setup(url)
+        for service, value in (("given", "DISABLED"), ("default", None)):
+            extra = {"availabilityZoneRebalancing": value} if value else {}
+            ecs.create_service(
+                cluster=cluster,
+                serviceName=service,
+                taskDefinition="f:1",
+                desiredCount=0,
+                launchType="FARGATE",
+                networkConfiguration=network,
+                **extra,
+            )
+        described = ecs.describe_services(cluster=cluster, services=["given", "default"])
+        answers[name] = [s.get("availabilityZoneRebalancing") for s in described["services"]]
+    assert answers["hooked"] == ["DISABLED", "ENABLED"]
+    assert answers["plain"] == [None, None]
