@@ -16,7 +16,7 @@ SERVICE ?= webserver
 INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(filter 1 true yes,$(AUTO_APPROVE)),--auto-approve)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration \
+.PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration test-parity \
 	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
 	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs \
 	deploy-dags rollback-dags dags-status dags-history deploy-all
@@ -133,14 +133,17 @@ cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
 infra-lint: .venv-tools/bin/checkov ## Static security scan of infrastructure/ (checkov)
 	.venv-tools/bin/checkov -d infrastructure --framework terraform --quiet --compact --skip-download
 
-test: $(INSTALLED) ## Unit and integration tests
-	$(BIN)/pytest -q tests/unit tests/integration
+test: $(INSTALLED) ## Unit, integration and parity tests
+	$(BIN)/pytest -q tests/unit tests/integration tests/parity
 
 test-unit: $(INSTALLED) ## Unit tests only
 	$(BIN)/pytest -q tests/unit
 
 test-integration: $(INSTALLED) ## Integration tests (real emulator, PostgreSQL and Dagster processes)
 	$(BIN)/pytest -q tests/integration
+
+test-parity: $(INSTALLED) ## ECS behaviours as AWS documents them, each test quoting its page
+	$(BIN)/pytest -q tests/parity
 
 lint: $(INSTALLED) ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check .

@@ -242,3 +242,21 @@ def ecs_env(emulator: str, aws_env: str, tmp_path: Path) -> Iterator[EcsEnv]:
 
 
 PY = "dagster-ecs:latest"  # the platform image: the project's own virtualenv
+
+
+# Exits with code 3 on SIGUSR1, so a test can make a task fail with a known exit code.
+SERVER = (
+    "import signal, sys, time; signal.signal(signal.SIGUSR1, lambda *a: sys.exit(3)); "
+    "open('usr1-ready', 'w').close(); print('up', flush=True); time.sleep(600)"
+)
+# Ignores SIGTERM, then reports healthy: a test stops it only once the handler is in place.
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "open('ignoring-sigterm', 'w').close(); time.sleep(600)"
+)
+READY = {"command": ["CMD-SHELL", "test -f ignoring-sigterm"], "interval": 1, "retries": 3}
+
+
+def app_container(command: str, **extra: object) -> dict[str, object]:
+    """A container named ``app`` running ``python -c command`` in the platform image."""
+    return {"name": "app", "image": PY, "command": ["python", "-c", command], **extra}
