@@ -59,6 +59,8 @@ def repository_spec(config: RepoConfig) -> dict[str, Any]:
         spec["image"] = config.image
     if config.read_from:
         spec["read_from"] = list(config.read_from)
+    if config.grpc_port:
+        spec["grpc_port"] = config.grpc_port
     return spec
 
 

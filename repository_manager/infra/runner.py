@@ -40,6 +40,7 @@ TF_PORT_OFFSET = 100
 ``DAGSTER_ECS_TF_WEBSERVER_PORT``/``DAGSTER_ECS_TF_CODE_SERVER_PORT`` say otherwise. Its tasks
 run beside the stack's on one host."""
 LOCAL_BUCKET = "dagster-ecs-tf-local"  # infrastructure/envs/local: beside the dev stack
+APPLIED_VARIABLES = "applied-variables.json"
 STATE_BUCKET_ENV = "DAGSTER_ECS_STATE_BUCKET"
 VARS_FILE = "dagster_ecs.auto.tfvars.json"
 _IGNORED = shutil.ignore_patterns(
@@ -102,7 +103,9 @@ class InfraRunner:
         self.infra_root = infra_root
         self.binary = find_binary(binary)
         self._emulator_url = emulator_url
-        self.variables = dict(variables or {})
+        self.variables = dict(variables) if variables is not None else self._applied_variables()
+        """The variables given; without any, those of the environment's last apply, so a later
+        command (``infra plan``, ``repo add --env``) applies the configuration that exists."""
         self.stream = stream
         self.autoscaling_note: str | None = None
         self.last_log: Path | None = None
@@ -373,8 +376,22 @@ class InfraRunner:
     def _change(self, verb: str, auto_approve: bool) -> RunResult:
         self._prepare()
         if self.env == "local" or auto_approve:
-            return self._run([verb, "-input=false", "-no-color", "-auto-approve"])
-        return self._run([verb], interactive=True)
+            result = self._run([verb, "-input=false", "-no-color", "-auto-approve"])
+        else:
+            result = self._run([verb], interactive=True)
+        saved = self.work_dir / APPLIED_VARIABLES
+        if verb == "apply":
+            saved.write_text(json.dumps(self.variables, indent=2, sort_keys=True))
+        else:
+            saved.unlink(missing_ok=True)
+        return result
+
+    def _applied_variables(self) -> dict[str, Any]:
+        saved = self.work_dir / APPLIED_VARIABLES
+        if not saved.is_file():
+            return {}
+        values: dict[str, Any] = json.loads(saved.read_text())
+        return values
 
     def outputs(self) -> dict[str, Any]:
         result = self._run(["output", "-json", "-no-color"], quiet=True)

@@ -21,7 +21,16 @@ console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EnvOption = Annotated[
-    str, typer.Option("--env", help="dev: the `make dev` stack (local and aws: not yet).")
+    str,
+    typer.Option(
+        "--env",
+        help="dev: the `make dev` stack; local: the tofu environment (tofu creates the "
+        "location; update and sync not yet); aws: not yet.",
+    ),
+]
+EmulatorOption = Annotated[
+    str | None,
+    typer.Option(help="--env local: the emulator it lives in (default: the dev stack's)."),
 ]
 
 
@@ -65,10 +74,11 @@ def add(
         ),
     ] = None,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
 ) -> None:
     """Add a Git repository as an isolated code location; returns once it is LOADED."""
     try:
-        target = target_for(env)
+        target = target_for(env, emulator_url)
         request = manager.AddRequest(
             name=name,
             git_url=url,
@@ -121,20 +131,21 @@ def remove(
         bool, typer.Option(help="Also delete everything under its S3 prefix.")
     ] = False,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
 ) -> None:
     """Remove a repository: its service, Cloud Map service, role, logs, image, registry entry."""
     try:
-        manager.remove_repo(target_for(env), name, purge=purge, progress=_progress)
+        manager.remove_repo(target_for(env, emulator_url), name, purge=purge, progress=_progress)
     except RepoError as error:
         _fail(error)
     console.print(f"[bold]{name} removed[/bold]")
 
 
 @repo_app.command("list")
-def list_command(env: EnvOption = "dev") -> None:
+def list_command(env: EnvOption = "dev", emulator_url: EmulatorOption = None) -> None:
     """Every registered repository: URL, branch, commit, status, image, S3 prefix, UI link."""
     try:
-        rows = manager.list_repos(target_for(env))
+        rows = manager.list_repos(target_for(env, emulator_url))
     except RepoError as error:
         _fail(error)
         return

@@ -94,6 +94,9 @@ class RepoConfig(_Strict):
     dags_dir: str | None = None
     commit: str | None = None
     image: str | None = None
+    grpc_port: int | None = Field(default=None, ge=1024, le=65535)
+    """The code server's port where tasks share one host (a tofu environment on the emulator);
+    unset: the platform's (every Fargate task has its own ENI)."""
 
     @field_validator("name")
     @classmethod

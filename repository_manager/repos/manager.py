@@ -71,6 +71,10 @@ class RepoTarget:
     """The variables an import check runs with (bucket, region, endpoint)."""
     base_image: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The platform image's ``env`` and ``entryPoint``, which a repository's image inherits."""
+    apply_registry: Callable[[Progress], None] | None = None
+    """Where tofu owns the infrastructure (``local``, ``aws``): makes it match the registry
+    (``tofu apply``), creating or deleting locations' roles, log groups, Cloud Map services,
+    task definitions and services. ``None``: add-repo creates them through the AWS APIs."""
 
     @property
     def registry(self) -> Registry:
@@ -278,10 +282,13 @@ def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> Rep
         undo = Undo()
         try:
             config = build_and_check(target, config, undo, progress)
-            create_location(target, config, undo, progress)
-            registry.create(config)
             name = config.name
-            undo.add(f"registry entry repos/{name}/config.yml", lambda: registry.delete(name))
+            if target.apply_registry is None:
+                create_location(target, config, undo, progress)
+                registry.create(config)
+                undo.add(f"registry entry repos/{name}/config.yml", lambda: registry.delete(name))
+            else:
+                config = register_for_tofu(target, config, undo, progress)
             remember(target, config)
             undo.add("the local record", lambda: forget(target, name))
             progress(f"registered repos/{config.name}/config.yml")
@@ -291,6 +298,30 @@ def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> Rep
             if failed:
                 progress(f"could not roll back: {'; '.join(failed)}")
             raise
+    return config
+
+
+def register_for_tofu(
+    target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress
+) -> RepoConfig:
+    """Registers the repository and has tofu create its location from the registry, so that
+    add-repo and a later ``infra plan`` agree: the registry is what tofu reads."""
+    assert target.apply_registry is not None
+    apply = target.apply_registry
+    if target.own_ports:
+        config = config.model_copy(update={"grpc_port": _free_port(target)})
+    registry = target.registry
+    registry.create(config)
+    name = config.name
+
+    def unregister() -> None:
+        registry.delete(name)
+        apply(progress)
+
+    undo.add(f"registry entry repos/{name}/config.yml and what tofu created from it", unregister)
+    progress(f"registered repos/{name}/config.yml; tofu apply creates its location")
+    apply(progress)
+    progress(f"service {resources.service_name(name)} created by tofu")
     return config
 
 
@@ -385,6 +416,11 @@ def update_repo(
     breaker rolls back leaves the repository registered as it was.
     """
     config, etag = registered(target, name)
+    if target.apply_registry is not None:
+        raise RepoError(
+            f"update-repo on --env {target.env} is not supported yet (tofu would register the "
+            "new image's revision, then the service must roll to it); remove and add it again"
+        )
     head = git.remote_head(config.git_url, config.branch)
     if head == config.commit and not force:
         progress(f"{name} is at {head[:12]}, the head of {config.branch}: nothing to do")
@@ -461,6 +497,9 @@ def remove_repo(target: RepoTarget, name: str, *, purge: bool, progress: Progres
     platform = target.platform
     with registry.lock(name, "remove-repo"):
         ecs = target.client("ecs")
+        if target.apply_registry is not None:
+            _remove_through_tofu(target, name, purge=purge, progress=progress)
+            return
         resources.delete_scaling(target.client("application-autoscaling"), platform, name)
         resources.delete_service(ecs, platform, resources.service_name(name))
         progress(f"service {resources.service_name(name)} deleted")
@@ -479,6 +518,27 @@ def remove_repo(target: RepoTarget, name: str, *, purge: bool, progress: Progres
         forget(target, name)
         shutil.rmtree(target.work_dir / "checkouts" / name, ignore_errors=True)
         progress(f"unregistered {config.name}")
+
+
+def _remove_through_tofu(target: RepoTarget, name: str, *, purge: bool, progress: Progress) -> None:
+    """Unregisters, then tofu deletes what it created; what add-repo made through the APIs
+    (the image repository, the runs' task definitions) goes the same way as on the dev stack."""
+    assert target.apply_registry is not None
+    registry = target.registry
+    registry.delete(name)
+    target.apply_registry(progress)
+    progress(f"service {resources.service_name(name)} and its resources deleted by tofu")
+    from repository_manager.deploy import deregister_revisions
+
+    ecs = target.client("ecs")
+    deregister_revisions(ecs, run_families(ecs, name))
+    resources.delete_ecr_repository(target.client("ecr"), target.ecr_repository(name))
+    if purge:
+        count = purge_prefix(target.client("s3"), target.platform.bucket, f"repos/{name}/", keep=[])
+        progress(f"purged {count} object version(s) under repos/{name}/")
+    forget(target, name)
+    shutil.rmtree(target.work_dir / "checkouts" / name, ignore_errors=True)
+    progress(f"unregistered {name}")
 
 
 def run_families(ecs: Any, name: str) -> list[str]:

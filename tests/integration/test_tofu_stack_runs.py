@@ -29,6 +29,8 @@ from repository_manager.infra.runner import InfraRunner
 from repository_manager.settings import STACK_TAG, StackSettings
 from tests.integration.conftest import REPO_ROOT, free_port, running_emulator, wait_for
 from tests.integration.ecs_fixtures import group_members, runtime_env, task_pgids
+from tests.integration.repo_fixtures import dagster_repo
+from tests.integration.repo_fixtures import url as repo_url
 from tests.integration.test_infrastructure import CLI, iac
 
 __all__ = ["iac"]
@@ -72,7 +74,8 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
     name = f"tf{uuid.uuid4().hex[:6]}"
     bucket = f"{name}-bucket"
     webserver_port = free_port()
-    settings = StackSettings(root=REPO_ROOT, state_dir=tmp_path / "image")
+    # The CLI's own state dir ($DAGSTER_ECS_STATE_DIR): its image, its infra/local work dir.
+    settings = StackSettings(root=REPO_ROOT, state_dir=tmp_path)
     build_platform_image(settings)
     with running_emulator() as url:
         session = boto3.session.Session("test", "test", region_name="ap-southeast-2")
@@ -165,6 +168,50 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                     Bucket=bucket, Prefix="repos/main/assets/"
                 )
                 assert keys.get("KeyCount", 0) > 0
+
+                # add-repo to the tofu environment: tofu creates the location from the registry
+                # (with the environment's applied variables), so a plan afterwards has nothing
+                # to do; remove-repo has tofu delete it again.
+                sales = dagster_repo(
+                    tmp_path / "git" / "sales", "sales", {"sales_total": "return 6"}
+                )
+                repo = [CLI, "repo"]
+                local = ["--env", "local", "--emulator-url", url]
+                cli_env = {**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)}
+                added = subprocess.run(
+                    [*repo, "add", *local, "--url", repo_url(sales), "--name", "sales"],
+                    env=cli_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )
+                assert added.returncode == 0, added.stdout + added.stderr
+                assert "tofu apply (local) from the registry" in added.stdout
+                assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
+                config = (
+                    session.client("s3", endpoint_url=url)
+                    .get_object(Bucket=bucket, Key="repos/sales/config.yml")["Body"]
+                    .read()
+                )
+                assert b"grpc_port:" in config  # its own port: tasks share this host
+                plan = runner.plan()
+                assert plan.returncode == 0, plan.output
+                assert f"{name}-cl-sales" in [
+                    r["RoleName"]
+                    for r in session.client("iam", endpoint_url=url).list_roles()["Roles"]
+                ]
+                removed = subprocess.run(
+                    [*repo, "remove", "sales", *local],
+                    env=cli_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                assert removed.returncode == 0, removed.stdout + removed.stderr
+                wait_for(lambda: "sales" not in api.location_statuses(), 60, "sales gone")
+                assert runner.plan().returncode == 0
+                services = ecs.list_services(cluster=name)["serviceArns"]
+                assert not [s for s in services if s.endswith("/cl-sales")]
             finally:
                 drain(ecs, name, runtime_state)
                 runner.destroy()

@@ -101,6 +101,15 @@ def test_a_registered_repository_reaches_tofu_as_add_repo_registered_it() -> Non
     }
 
 
+def test_a_location_s_own_grpc_port_reaches_tofu_and_out_of_range_ports_are_refused() -> None:
+    base = {"name": "sales", "git_url": "https://example.com/s.git", "module": "sales.defs"}
+    config = RepoConfig.parse({**base, "grpc_port": 4013})
+    assert parse_config("sales", config.to_yaml())["grpc_port"] == 4013
+    assert "grpc_port" not in parse_config("sales", RepoConfig.parse(base).to_yaml())
+    with pytest.raises(ValueError, match="grpc_port"):
+        parse_config("sales", RepoConfig.parse(base).to_yaml() + "grpc_port: 80\n")
+
+
 def test_an_invalid_repository_config_is_one_line() -> None:
     text = "name: sales\ngit_url: https://example.com/s.git\nresources: {cpu: 3}\n"
     with pytest.raises(ValueError, match=r"^repos/sales/config.yml: invalid repository config"):

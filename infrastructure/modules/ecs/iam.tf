@@ -29,9 +29,11 @@ data "aws_iam_policy_document" "execution" {
     resources = ["*"]
   }
   statement {
-    sid       = "EcrPull"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = [aws_ecr_repository.this.arn]
+    sid     = "EcrPull"
+    actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    # The platform's image, and each registered repository's (add-repo pushes to
+    # <name>-repos/<repository>).
+    resources = [aws_ecr_repository.this.arn, "arn:aws:ecr:${var.region}:*:repository/${var.name}-repos/*"]
   }
   statement {
     sid       = "Logs"

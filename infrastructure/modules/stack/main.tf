@@ -114,5 +114,5 @@ module "code_location" {
   db_user               = module.database.username
   db_secret_arn         = module.database.secret_arn
   dag_sync_secret_arn   = local.dag_sync_secret_arn
-  grpc_port             = var.grpc_port
+  grpc_port             = coalesce(each.value.grpc_port, var.grpc_port)
 }

@@ -30,6 +30,7 @@ variable "code_locations" {
     min_tasks   = optional(number, 1)
     max_tasks   = optional(number, 2)
     read_from   = optional(list(string), [])
+    grpc_port   = optional(number)
   }))
   default = {}
 }
