@@ -70,6 +70,7 @@ def drain(ecs: Any, cluster: str, state_dir: Path) -> None:
     wait_for(lambda: not task_pgids(state_dir), 60, "every task process stopped")
 
 
+@pytest.mark.timeout(900)  # three applies, a run, an image build and two plans
 def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path: Path) -> None:
     name = f"tf{uuid.uuid4().hex[:6]}"
     bucket = f"{name}-bucket"
@@ -95,7 +96,7 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 "dag_sync_uses_s3_user": True,
             },
         )
-        runtime_state = tmp_path / "ecs"
+        runtime_state = tmp_path / "ecs-tofu"  # tmp_path/ecs is the settings' own
         with ecs_runtime(url, runtime_state, images_file(settings)):
             try:
                 runner.apply()
@@ -210,8 +211,8 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 assert removed.returncode == 0, removed.stdout + removed.stderr
                 wait_for(lambda: "sales" not in api.location_statuses(), 60, "sales gone")
                 assert runner.plan().returncode == 0
-                services = ecs.list_services(cluster=name)["serviceArns"]
-                assert not [s for s in services if s.endswith("/cl-sales")]
+                (gone,) = ecs.describe_services(cluster=name, services=["cl-sales"])["services"]
+                assert gone["status"] != "ACTIVE"  # tofu deleted it (DRAINING, then INACTIVE)
             finally:
                 drain(ecs, name, runtime_state)
                 runner.destroy()
