@@ -120,12 +120,12 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 agents = [
                     p
                     for p in members
-                    if "dagster_code.dags_sync" in p.cmdline() and "watch" in p.cmdline()
+                    if "dagster_code.dags_sync" in _cmdline(p) and "watch" in _cmdline(p)
                 ]
                 servers = dagster_servers(members)
-                assert [p.environ().get("DAG_SYNC_AWS_ACCESS_KEY_ID") for p in agents] == [key_id]
+                assert [_environ(p).get("DAG_SYNC_AWS_ACCESS_KEY_ID") for p in agents] == [key_id]
                 assert servers
-                assert not [p for p in servers if "DAG_SYNC_AWS_ACCESS_KEY_ID" in p.environ()]
+                assert not [p for p in servers if "DAG_SYNC_AWS_ACCESS_KEY_ID" in _environ(p)]
 
                 # deploy-dags to the tofu environment: the same server process serves it.
                 server_pids = {p.pid for p in servers}
@@ -235,15 +235,32 @@ def asset_names(api: DagsterApi) -> set[str]:
     return {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
 
 
+def _cmdline(proc: psutil.Process) -> list[str]:
+    """A process's command line; empty once it is gone (a retiring server child)."""
+    try:
+        return list(proc.cmdline())
+    except psutil.Error:
+        return []
+
+
+def _environ(proc: psutil.Process) -> dict[str, str]:
+    try:
+        return dict(proc.environ())
+    except psutil.Error:
+        return {}
+
+
 def dagster_servers(members: list[psutil.Process]) -> list[psutil.Process]:
     """The code server proxy (`dagster code-server start`) and its server child, oldest first."""
-    found = [
-        p
-        for p in members
-        if Path(p.cmdline()[0]).name.startswith("python") or p.cmdline()[0].endswith("dagster")
-    ]
-    servers = [p for p in found if "dagster_code.dags_sync" not in p.cmdline()]
-    return sorted(servers, key=lambda p: p.create_time())
+    found: list[tuple[float, psutil.Process]] = []
+    for proc in members:
+        command = _cmdline(proc)
+        if not command or "dagster_code.dags_sync" in command:
+            continue
+        if Path(command[0]).name.startswith("python") or command[0].endswith("dagster"):
+            with contextlib.suppress(psutil.Error):
+                found.append((proc.create_time(), proc))
+    return [proc for _, proc in sorted(found, key=lambda pair: pair[0])]
 
 
 def code_location_processes(state_dir: Path) -> list[psutil.Process]:
