@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from repository_manager import deploy as deployer
+from repository_manager import environments
 from repository_manager.deploy_targets import tofu_target
 from repository_manager.devstack import stack
 from repository_manager.infra import InfraError
@@ -18,8 +19,6 @@ from repository_manager.settings import StackSettings
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-TARGETS = ("dev", "local", "aws")
 
 
 def deploy(
@@ -46,14 +45,19 @@ def deploy(
 ) -> None:
     """Deploy the platform's services: only what changed gets a new revision and a rollout."""
     try:
-        if env not in TARGETS:
-            raise deployer.DeployError(f"unknown --env {env!r}: use one of {', '.join(TARGETS)}")
+        environments.check_emulator_url(env, emulator_url)
         if env == "dev":
             stack.redeploy(StackSettings.from_env(), console, image, wait=wait, timeout=timeout)
             return
         runner = InfraRunner(env, emulator_url=emulator_url, stream=False)
         deploy_tofu_env(runner, image, wait=wait, timeout=timeout)
-    except (stack.StackError, deployer.DeployError, InfraError, ValueError) as error:
+    except (
+        environments.TargetError,
+        stack.StackError,
+        deployer.DeployError,
+        InfraError,
+        ValueError,
+    ) as error:
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
 

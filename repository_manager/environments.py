@@ -55,6 +55,14 @@ def check_name(name: str) -> None:
         raise TargetError(f"unknown environment {name!r}: use one of {', '.join(ENVIRONMENTS)}")
 
 
+def check_emulator_url(name: str, emulator_url: str | None) -> None:
+    """``--emulator-url`` names the emulator a ``local`` environment lives in; it means nothing
+    for the dev stack (its own emulator) or AWS, so it is refused there rather than ignored."""
+    check_name(name)
+    if emulator_url is not None and name != "local":
+        raise TargetError(f"--emulator-url is for --env local, not --env {name}")
+
+
 def resolve(name: str, settings: StackSettings | None = None) -> Environment:
     check_name(name)
     if name == "aws":

@@ -27,9 +27,7 @@ def dags_target(env: str, emulator_url: str | None = None) -> DagsTarget:
     """``emulator_url``: the emulator a ``local`` environment lives in, where it is not the
     running dev stack's own."""
     try:
-        environments.check_name(env)
-        if emulator_url is not None and env != "local":
-            raise DagsError(f"--emulator-url is for --env local, not --env {env}")
+        environments.check_emulator_url(env, emulator_url)
         if env == "dev":
             environment = environments.resolve("dev")
             return DagsTarget(

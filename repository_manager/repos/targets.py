@@ -96,11 +96,9 @@ def tofu_environment_target(env: str, emulator_url: str | None = None) -> RepoTa
 
 def target_for(env: str, emulator_url: str | None = None) -> RepoTarget:
     try:
-        environments.check_name(env)
+        environments.check_emulator_url(env, emulator_url)
     except environments.TargetError as error:
         raise RepoError(str(error)) from None
-    if emulator_url is not None and env != "local":
-        raise RepoError(f"--emulator-url is for --env local, not --env {env}")
     if env == "dev":
         return dev_target()
     return tofu_environment_target(env, emulator_url)

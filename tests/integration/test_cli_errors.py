@@ -21,6 +21,7 @@ NO_CREDENTIALS = {
 
 
 def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
+    wrong = "error: --emulator-url is for --env local, not --env"
     not_running = f"error: the local stack of {state} is not running; start it with `make dev`"
     return [
         (("deploy",), 1, not_running),
@@ -33,7 +34,12 @@ def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
             "AWS_SECRET_ACCESS_KEY, for the account the stack lives in",
         ),
         (("logs", "webserver", "--env", "prod"), 1, "error: unknown environment 'prod': use one"),
-        (("deploy", "--env", "nope"), 1, "error: unknown --env 'nope': use one of dev, local, aws"),
+        (("deploy", "--env", "nope"), 1, "error: unknown environment 'nope': use one of dev,"),
+        *(
+            ((*verb, "--env", env, "--emulator-url", "http://127.0.0.1:1"), 1, f"{wrong} {env}")
+            for verb in (("deploy",), ("dags", "status"), ("repo", "list"))
+            for env in ("dev", "aws")
+        ),
         (
             ("deploy", "--env", "aws"),
             1,

@@ -402,7 +402,7 @@ def test_deploy_to_an_environment_never_applied_is_a_clear_error(tmp_path: Path)
     for env, expected in (
         ("local", "error: the local tofu environment has no state; create it with `make "),
         ("aws", "error: environment aws is not initialised; run `make infra-init ENV=aws`"),
-        ("nope", "error: unknown --env 'nope': use one of dev, local, aws"),
+        ("nope", "error: unknown environment 'nope': use one of dev, local, aws"),
     ):
         result = subprocess.run(
             [CLI, "deploy", "--env", env], env=idle.env, capture_output=True, text=True, timeout=60
