@@ -58,6 +58,14 @@ def _role(iam: object, name: str, policy: dict) -> str:
     return str(arn)
 
 
+def _admin_session(admin: dict[str, str]) -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        region_name="ap-southeast-2",
+    )
+
+
 def _probe_output(env: EcsEnv, logs: object, td: str) -> dict:
     task = env.run_task(td)
     stopped = env.wait_status(task["taskArn"], "STOPPED", timeout=30)
@@ -106,11 +114,7 @@ def test_task_sees_secrets_metadata_and_its_role(
     iam_emulator: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     url, admin = iam_emulator
-    session = boto3.session.Session(
-        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
-        region_name="ap-southeast-2",
-    )
+    session = _admin_session(admin)
     iam, logs = session.client("iam", endpoint_url=url), session.client("logs", endpoint_url=url)
     secret_arn = session.client("secretsmanager", endpoint_url=url).create_secret(
         Name="db", SecretString=json.dumps({"password": "s3cr3t", "user": "u"})
@@ -318,11 +322,7 @@ def test_an_environment_file_the_execution_role_may_not_read_fails_the_task(
     iam_emulator: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     url, admin = iam_emulator
-    session = boto3.session.Session(
-        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
-        region_name="ap-southeast-2",
-    )
+    session = _admin_session(admin)
     s3 = session.client("s3", endpoint_url=url)
     s3.create_bucket(
         Bucket="denied-env", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
