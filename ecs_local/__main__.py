@@ -103,11 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecs_local: {error}", file=sys.stderr)
         return 2
     port = _metadata_port(args.metadata_port, state_dir)
-    controller = Controller(
-        args.endpoint, state_dir, images, LocalProcessRuntime(), port, args.region
-    )
     try:
-        server = MetadataServer(port, controller)
+        server = MetadataServer(port)
     except OSError as error:
         print(
             f"ecs_local: cannot serve task metadata on 127.0.0.1:{port}: {error}; "
@@ -115,12 +112,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    controller.metadata_port = server.port
+    controller = Controller(
+        args.endpoint, state_dir, images, LocalProcessRuntime(), server.port, args.region
+    )
     (state_dir / "runtime.json").write_text(
         json.dumps({"metadataPort": server.port, "pid": os.getpid()})
     )
     adopted = controller.adopt()
-    server.start()
+    server.start(controller)
 
     def stop(*_: object) -> None:
         controller.stopping.set()

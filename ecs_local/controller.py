@@ -89,15 +89,6 @@ class Controller:
         self._log_flush_at = 0.0
         (state_dir / "tasks").mkdir(parents=True, exist_ok=True)
 
-    @property
-    def metadata_port(self) -> int:
-        """Where the tasks' metadata endpoints listen (known once the server is bound)."""
-        return self.specs.metadata_port
-
-    @metadata_port.setter
-    def metadata_port(self, port: int) -> None:
-        self.specs.metadata_port = port
-
     def client(self, service: str, region: str | None = None, role_arn: str | None = None) -> Any:
         return self.aws.client(service, region, role_arn)
 

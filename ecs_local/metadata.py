@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -25,14 +26,12 @@ class MetadataSource(Protocol):
 
 
 class MetadataServer:
-    def __init__(self, port: int, source: MetadataSource) -> None:
-        routes = {
-            "container": source.container_metadata,
-            "task": source.task_metadata,
-            "stats": source.container_stats,
-            "task-stats": source.task_stats,
-            "creds": source.credentials,
-        }
+    """Binds at construction (so the port is known before any task is configured) and answers
+    from the source given to :meth:`start`."""
+
+    def __init__(self, port: int) -> None:
+        routes: dict[str, Callable[[str], dict[str, Any] | None]] = {}
+        self._routes = routes
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -75,7 +74,16 @@ class MetadataServer:
             target=self.server.serve_forever, name="metadata", daemon=True
         )
 
-    def start(self) -> None:
+    def start(self, source: MetadataSource) -> None:
+        self._routes.update(
+            {
+                "container": source.container_metadata,
+                "task": source.task_metadata,
+                "stats": source.container_stats,
+                "task-stats": source.task_stats,
+                "creds": source.credentials,
+            }
+        )
         self.thread.start()
 
     def stop(self) -> None:
