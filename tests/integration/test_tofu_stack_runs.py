@@ -60,6 +60,19 @@ def ecs_runtime(endpoint: str, state_dir: Path, images: Path) -> Iterator[None]:
         proc.wait(timeout=30)
 
 
+def run_cli(state_dir: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The CLI with ``state_dir`` as its state folder; it must succeed."""
+    result = subprocess.run(
+        [CLI, *args],
+        env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, (args, result.stdout + result.stderr)
+    return result
+
+
 def drain(ecs: Any, cluster: str, state_dir: Path) -> None:
     """Deletes the services and stops the tasks, then waits for every task process to be gone."""
     with contextlib.suppress(ecs.exceptions.ClusterNotFoundException):
@@ -100,14 +113,8 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
         with ecs_runtime(url, runtime_state, images_file(settings)):
             try:
                 runner.apply()
-                deployed = subprocess.run(
-                    [CLI, "deploy", "--env", "local", "--emulator-url", url, "--timeout", "240"],
-                    env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)},
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-                assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+                local = ["--env", "local", "--emulator-url", url]
+                deployed = run_cli(tmp_path, "deploy", *local, "--timeout", "240", timeout=300)
                 assert "nothing changed" in deployed.stdout
                 for service in ("cl-main", "webserver", "daemon"):
                     assert f"{service}: running" in deployed.stdout
@@ -133,15 +140,17 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 shutil.copytree(REPO_ROOT / "dags" / "main", dags)
                 with open(dags / "assets.py", "a") as assets:
                     assets.write(NEW_ASSET)
-                deploy_dags = [CLI, "dags", "deploy", "--env", "local", "--emulator-url", url]
-                published = subprocess.run(
-                    [*deploy_dags, "--location", "main", "--source", str(dags)],
-                    env={**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)},
-                    capture_output=True,
-                    text=True,
+                published = run_cli(
+                    tmp_path,
+                    "dags",
+                    "deploy",
+                    *local,
+                    "--location",
+                    "main",
+                    "--source",
+                    str(dags),
                     timeout=180,
                 )
-                assert published.returncode == 0, published.stdout + published.stderr
                 assert "main: served by every running task" in published.stdout
                 wait_for(
                     lambda: "deployed_through_tofu" in asset_names(api), 60, "the deployed asset"
@@ -176,17 +185,17 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                 sales = dagster_repo(
                     tmp_path / "git" / "sales", "sales", {"sales_total": "return 6"}
                 )
-                repo = [CLI, "repo"]
-                local = ["--env", "local", "--emulator-url", url]
-                cli_env = {**os.environ, "DAGSTER_ECS_STATE_DIR": str(tmp_path)}
-                added = subprocess.run(
-                    [*repo, "add", *local, "--url", repo_url(sales), "--name", "sales"],
-                    env=cli_env,
-                    capture_output=True,
-                    text=True,
+                added = run_cli(
+                    tmp_path,
+                    "repo",
+                    "add",
+                    *local,
+                    "--url",
+                    repo_url(sales),
+                    "--name",
+                    "sales",
                     timeout=900,
                 )
-                assert added.returncode == 0, added.stdout + added.stderr
                 assert "tofu apply (local) from the registry" in added.stdout
                 assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
                 config = (
@@ -201,14 +210,7 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                     r["RoleName"]
                     for r in session.client("iam", endpoint_url=url).list_roles()["Roles"]
                 ]
-                removed = subprocess.run(
-                    [*repo, "remove", "sales", *local],
-                    env=cli_env,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                )
-                assert removed.returncode == 0, removed.stdout + removed.stderr
+                run_cli(tmp_path, "repo", "remove", "sales", *local, timeout=600)
                 wait_for(lambda: "sales" not in api.location_statuses(), 60, "sales gone")
                 assert runner.plan().returncode == 0
                 (gone,) = ecs.describe_services(cluster=name, services=["cl-sales"])["services"]
