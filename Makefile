@@ -19,7 +19,7 @@ INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(fi
 .PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration test-parity \
 	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
 	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs \
-	deploy-dags rollback-dags dags-status dags-history deploy-all
+	deploy-dags rollback-dags dags-status dags-history deploy-all snapshot parity
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -120,6 +120,12 @@ dags-history: $(INSTALLED) ## A location's DAG deployments: make dags-history [R
 deploy-all: $(INSTALLED) ## DAGs to S3, then roll the containers: make deploy-all [IMAGE=…] [ENV=…]
 	$(DAGSTER_ECS) dags deploy $(REPO_FLAGS)
 	$(DAGSTER_ECS) deploy --env $(or $(ENV),dev) $(if $(IMAGE),--image $(IMAGE))
+
+snapshot: $(INSTALLED) ## What an environment runs, as a file (read-only): make snapshot ENV=aws [OUT=snapshot.json]
+	$(DAGSTER_ECS) snapshot $(REPO_FLAGS) $(if $(OUT),--out "$(OUT)")
+
+parity: $(INSTALLED) ## What differs from the dev stack (or AGAINST=local|aws|file), field by field: make parity ENV=aws
+	$(DAGSTER_ECS) parity --env $(or $(ENV),aws) $(if $(AGAINST),--against "$(AGAINST)")
 
 cost: $(INSTALLED) ## Monthly cost estimate, per component and per code location
 	$(DAGSTER_ECS) cost

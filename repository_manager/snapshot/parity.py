@@ -1,0 +1,131 @@
+"""Field-by-field comparison of two snapshots, in the terms that are the same across
+environments: each side's own names (account, region, cluster or stack name, bucket, endpoint)
+become placeholders, and what is only an identity (revision numbers, deployment ids, task ids,
+ARNs' random suffixes) is left out, so two environments built from the same code compare equal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from repository_manager.snapshot.model import Snapshot
+
+ABSENT = "—"
+VERBATIM = (" image",)
+"""Fields compared as they are: an image reference names an artefact, not an environment, even
+where it contains the stack's name."""
+_SECRET_SUFFIX = re.compile(r"(:secret:[^:]+)-[A-Za-z0-9]{6}(?=$|:)")
+
+
+@dataclass(frozen=True)
+class Difference:
+    field: str
+    left: str
+    right: str
+
+
+def _identifiers(snapshot: Snapshot) -> list[tuple[str, str]]:
+    env = snapshot.environment
+    pairs = [
+        (env.endpoint or "", "{endpoint}"),
+        (env.bucket, "{bucket}"),
+        (env.cluster, "{stack}"),
+        (env.account, "{account}"),
+        (env.region, "{region}"),
+    ]
+    return sorted((p for p in pairs if p[0]), key=lambda p: len(p[0]), reverse=True)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def fields(snapshot: Snapshot) -> dict[str, str]:
+    """The snapshot as ``field → value``, with its environment's own names replaced."""
+    raw: dict[str, Any] = {}
+    for service in snapshot.services:
+        base = f"service {service.name}"
+        definition = service.task_definition
+        raw.update(
+            {
+                f"{base} desired count": service.desired_count,
+                f"{base} launch type": service.launch_type,
+                f"{base} minimum healthy percent": service.minimum_healthy_percent,
+                f"{base} maximum percent": service.maximum_percent,
+                f"{base} circuit breaker": [service.circuit_breaker, service.rollback],
+                f"{base} cloud map": service.cloud_map,
+                f"{base} scaling": service.scaling.model_dump() if service.scaling else None,
+                f"{base} family": definition.family,
+                f"{base} cpu": definition.cpu,
+                f"{base} memory": definition.memory,
+                f"{base} architecture": definition.cpu_architecture,
+                f"{base} network mode": definition.network_mode,
+                f"{base} task role": _role_name(definition.task_role),
+                f"{base} execution role": _role_name(definition.execution_role),
+            }
+        )
+        for container in definition.containers:
+            at = f"{base} container {container.name}"
+            raw.update(
+                {
+                    f"{at} image": container.image,
+                    f"{at} command": container.command,
+                    f"{at} entry point": container.entry_point,
+                    f"{at} ports": container.ports,
+                    f"{at} health check": container.health_check,
+                    f"{at} essential": container.essential,
+                    f"{at} log group": container.log_group,
+                }
+            )
+            raw.update({f"{at} env {k}": v for k, v in container.environment.items()})
+            raw.update(
+                {
+                    f"{at} secret {k}": _SECRET_SUFFIX.sub(r"\1", v)
+                    for k, v in container.secrets.items()
+                }
+            )
+    for role in snapshot.roles:
+        raw[f"role {role.name} trust"] = role.trust
+        raw.update({f"role {role.name} inline {k}": v for k, v in role.inline.items()})
+        raw.update({f"role {role.name} managed {k}": v for k, v in role.attached.items()})
+    for location in snapshot.locations:
+        at = f"location {location.name}"
+        raw.update(
+            {
+                f"{at} image": location.image,
+                f"{at} git commit": location.git_commit,
+                f"{at} dag release": location.dag_release or "image",
+            }
+        )
+        raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
+    substitutions = _identifiers(snapshot)
+
+    def normal(text: str) -> str:
+        for found, placeholder in substitutions:
+            text = text.replace(found, placeholder)
+        return text
+
+    return {
+        normal(key): _text(value) if key.endswith(VERBATIM) else normal(_text(value))
+        for key, value in raw.items()
+        if value is not None
+    }
+
+
+def _role_name(arn: str | None) -> str | None:
+    return arn.rsplit("/", 1)[-1] if arn else None
+
+
+def compare(left: Snapshot, right: Snapshot) -> list[Difference]:
+    """Every field whose value differs, or that only one side has, sorted by field."""
+    ours, theirs = fields(left), fields(right)
+    return [
+        Difference(key, ours.get(key, ABSENT), theirs.get(key, ABSENT))
+        for key in sorted(ours.keys() | theirs.keys())
+        if ours.get(key) != theirs.get(key)
+    ]

@@ -1,0 +1,212 @@
+"""`dagster-ecs snapshot` and `parity` against a real stack: the shape of what runs, read with the
+least-privilege policy it documents, holding no secret value; parity against that snapshot finds
+nothing until a task definition, a role policy or the DAGs change, then exactly those fields."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from repository_manager.settings import CLUSTER_NAME, LOCAL_BUCKET
+from repository_manager.snapshot.capture import take
+from repository_manager.snapshot.model import Snapshot, SnapshotError
+from repository_manager.snapshot.parity import fields
+from repository_manager.snapshot.reader import Reader
+from tests.integration.stack_fixtures import LocalStack, started_stack
+from tests.integration.test_dag_sync import dag_package, extra_asset
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state = tmp_path_factory.mktemp("snapshot") / "state"
+    with started_stack(state, DAG_SYNC_INTERVAL="1") as running:
+        yield running
+
+
+def _snapshot(stack: LocalStack, out: Path) -> Snapshot:
+    taken = stack.dagster_ecs("snapshot", "--env", "dev", "--out", str(out), timeout=120)
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    assert f"snapshot of dev written to {out}" in taken.stdout
+    return Snapshot.read(out)
+
+
+def _parity(stack: LocalStack, snapshot: Path) -> tuple[int, list[dict[str, str]]]:
+    compared = stack.dagster_ecs(
+        "parity", "--env", "dev", "--against", str(snapshot), "--json", timeout=120
+    )
+    assert compared.returncode in (0, 1), compared.stdout + compared.stderr
+    return compared.returncode, json.loads(compared.stdout)
+
+
+def test_a_snapshot_holds_the_stack_s_shape_and_no_secret_value(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    out = tmp_path / "snapshot.json"
+    snapshot = _snapshot(stack, out)
+    assert [s.name for s in snapshot.services] == ["cl-main", "daemon", "webserver"]
+    (main,) = snapshot.locations
+    assert (main.name, main.dag_deployment, main.dag_files) == ("main", "image", [])
+    served = stack.client("ecs").list_tasks(cluster=CLUSTER_NAME, serviceName="cl-main")
+    assert main.served_by == [arn.rsplit("/", 1)[-1] for arn in served["taskArns"]]
+    code_server = snapshot.services[0].task_definition
+    role = next(r for r in snapshot.roles if r.arn == code_server.task_role)
+    live = stack.client("iam").get_role_policy(
+        RoleName=role.name, PolicyName=next(iter(role.inline))
+    )
+    assert role.inline[next(iter(role.inline))] == live["PolicyDocument"]
+    secrets = code_server.containers[0].secrets
+    assert secrets, "the code server's task definition names its secrets"
+    assert set(snapshot.model_dump()["contents"]) >= {
+        "never held: secret values, credentials, data objects",
+        f"location main: image {main.image}, DAG deployment image (0 file(s)), registry entry none",
+    }
+    text = out.read_text()
+    sm = stack.client("secretsmanager")
+    for source in (s for s in secrets.values() if ":secretsmanager:" in s):
+        arn = ":".join(source.split(":")[:7])
+        value = sm.get_secret_value(SecretId=arn)["SecretString"]
+        document = json.loads(value) if value.startswith("{") else {}
+        private = [v for k, v in document.items() if re.search("password|secret|key", k)]
+        assert private or not document, document.keys()
+        for part in [value, *private]:
+            assert str(part) not in text, "a secret value is in the snapshot"
+    assert stack.credentials()["aws_secret_access_key"] not in text
+
+
+def test_parity_finds_exactly_the_fields_changed_since_the_snapshot(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    out = tmp_path / "before.json"
+    _snapshot(stack, out)
+    assert _parity(stack, out) == (0, [])
+
+    ecs = stack.client("ecs")
+    (service,) = ecs.describe_services(cluster=CLUSTER_NAME, services=["cl-main"])["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    registered = _with_variable(ecs, definition["taskDefinition"], "SNAPSHOT_PROBE", "on")
+    ecs.update_service(cluster=CLUSTER_NAME, service="cl-main", taskDefinition=registered)
+    ecs.get_waiter("services_stable").wait(
+        cluster=CLUSTER_NAME, services=["cl-main"], WaiterConfig={"Delay": 1, "MaxAttempts": 240}
+    )
+    dags = dag_package(tmp_path / "dags", "v2", {"added": extra_asset("added")})
+    deployed = stack.dagster_ecs("dags", "deploy", "--location", "main", "--source", str(dags))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    iam = stack.client("iam")
+    role = definition["taskDefinition"]["taskRoleArn"].rsplit("/", 1)[-1]
+    (policy,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    document["Statement"].append(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}
+    )
+    iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
+
+    code, differences = _parity(stack, out)
+    container = definition["taskDefinition"]["containerDefinitions"][0]["name"]
+    assert code == 1
+    role, policy = (name.replace(CLUSTER_NAME, "{stack}") for name in (role, policy))
+    assert [d["field"] for d in differences] == [
+        "location main dag release",
+        f"role {role} inline {policy}",
+        f"service cl-main container {container} env SNAPSHOT_PROBE",
+    ], differences
+    assert differences[2]["left"] == "on" and differences[2]["right"] == "—"
+    assert differences[0]["right"] == "image"
+
+
+def _with_variable(ecs: Any, definition: dict[str, Any], name: str, value: str) -> str:
+    """Registers ``definition`` again with one more environment variable in its first container."""
+    keys = (
+        "family",
+        "taskRoleArn",
+        "executionRoleArn",
+        "networkMode",
+        "containerDefinitions",
+        "requiresCompatibilities",
+        "cpu",
+        "memory",
+        "runtimePlatform",
+        "volumes",
+    )
+    spec = {key: definition[key] for key in keys if key in definition}
+    spec["containerDefinitions"][0].setdefault("environment", []).append(
+        {"name": name, "value": value}
+    )
+    return str(ecs.register_task_definition(**spec)["taskDefinition"]["taskDefinitionArn"])
+
+
+def test_the_documented_policy_suffices_and_a_missing_action_is_named(stack: LocalStack) -> None:
+    printed = stack.dagster_ecs("snapshot", "--env", "dev", "--print-policy", timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    policy = json.loads(printed.stdout)
+    iam = stack.client("iam")
+    iam.create_user(UserName="snapshot-reader")
+    iam.put_user_policy(
+        UserName="snapshot-reader", PolicyName="read", PolicyDocument=json.dumps(policy)
+    )
+    key = iam.create_access_key(UserName="snapshot-reader")["AccessKey"]
+    session = boto3.session.Session(
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name="ap-southeast-2",
+    )
+    reader = Reader(
+        lambda service: session.client(service, endpoint_url=stack.url("emulator")), "dev"
+    )
+
+    def snapshot() -> Snapshot:
+        return take(
+            reader,
+            region="ap-southeast-2",
+            cluster=CLUSTER_NAME,
+            bucket=LOCAL_BUCKET,
+            endpoint=None,
+        )
+
+    as_reader = snapshot()
+    assert as_reader.services and as_reader.roles and as_reader.locations
+
+    for statement in policy["Statement"]:
+        if "ecs:DescribeTaskDefinition" in statement["Action"]:
+            statement["Action"].remove("ecs:DescribeTaskDefinition")
+    iam.put_user_policy(
+        UserName="snapshot-reader", PolicyName="read", PolicyDocument=json.dumps(policy)
+    )
+    with pytest.raises(SnapshotError) as refused:
+        snapshot()
+    assert str(refused.value).startswith(
+        "the snapshot needs ecs:DescribeTaskDefinition, which environment dev refused"
+    )
+    assert fields(as_reader) == fields(snapshot_as_admin(stack))
+
+
+def snapshot_as_admin(stack: LocalStack) -> Snapshot:
+    reader = Reader(stack.client, "dev")
+    return take(
+        reader, region="ap-southeast-2", cluster=CLUSTER_NAME, bucket=LOCAL_BUCKET, endpoint=None
+    )
+
+
+def test_a_snapshot_of_another_format_is_one_line_and_exit_2(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": 0, "services": []}))
+    compared = stack.dagster_ecs("parity", "--env", "dev", "--against", str(old), timeout=60)
+    assert compared.returncode == 2
+    assert compared.stderr.strip().splitlines() == [
+        f"error: {old} is snapshot format 0; this dagster-ecs reads format 1: take the snapshot "
+        "again with this version"
+    ]
+    missing = tmp_path / "no-such-folder" / "s.json"
+    written = stack.dagster_ecs("snapshot", "--env", "dev", "--out", str(missing), timeout=120)
+    assert written.returncode == 1
+    assert written.stderr.startswith(f"error: cannot write {missing}: folder ")
+    assert not missing.parent.exists()

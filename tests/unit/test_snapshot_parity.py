@@ -1,0 +1,141 @@
+"""Parity compares what is the same across environments: two environments built from the same
+code, under their own names, compare equal; one changed field is one difference."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from repository_manager.snapshot.model import (
+    SNAPSHOT_FORMAT,
+    ContainerShape,
+    EnvironmentShape,
+    LocationShape,
+    RoleShape,
+    ServiceShape,
+    Snapshot,
+    SnapshotError,
+    TaskDefinitionShape,
+)
+from repository_manager.snapshot.parity import ABSENT, compare, fields
+
+
+def _environment(name: str, account: str, stack: str, bucket: str) -> Snapshot:
+    role = f"arn:aws:iam::{account}:role/{stack}-cl-main"
+    container = ContainerShape(
+        name="code-server",
+        image="dagster-ecs:v1",
+        command=["dagster", "code-server", "start"],
+        environment={"DAGSTER_S3_BUCKET": bucket, "DAGSTER_REPO_NAME": "main"},
+        secrets={
+            "DAGSTER_PG_PASSWORD": (
+                f"arn:aws:secretsmanager:ap-southeast-2:{account}:secret:{stack}/db-"
+                f"{'AbC123' if name == 'aws' else 'xYz789'}:password::"
+            )
+        },
+        ports=[4000],
+        log_group=f"/ecs/{stack}/cl-main",
+    )
+    return Snapshot(
+        taken_at=datetime.now(UTC),
+        tool_version="0",
+        environment=EnvironmentShape(
+            name=name, region="ap-southeast-2", account=account, cluster=stack, bucket=bucket
+        ),
+        services=[
+            ServiceShape(
+                name="cl-main",
+                desired_count=1,
+                cloud_map=[f"{stack}.local/cl-main"],
+                task_definition=TaskDefinitionShape(
+                    family=f"{stack}-cl-main",
+                    revision=7 if name == "aws" else 1,
+                    cpu="512",
+                    memory="1024",
+                    task_role=role,
+                    containers=[container],
+                ),
+            )
+        ],
+        roles=[
+            RoleShape(
+                name=f"{stack}-cl-main",
+                arn=role,
+                trust={"Statement": [{"Principal": {"Service": "ecs-tasks.amazonaws.com"}}]},
+                inline={
+                    "s3": {
+                        "Statement": [
+                            {
+                                "Action": "s3:PutObject",
+                                "Resource": f"arn:aws:s3:::{bucket}/repos/main/*",
+                            }
+                        ]
+                    }
+                },
+            )
+        ],
+        locations=[
+            LocationShape(
+                name="main",
+                image="dagster-ecs:v1",
+                dag_deployment="12" if name == "aws" else "1",
+                dag_release="abc",
+            )
+        ],
+    )
+
+
+PRODUCTION = _environment("aws", "111122223333", "dagster-ecs", "acme-dagster")
+LOCAL = _environment("local", "123456789012", "dagster-ecs-tf", "dagster-ecs-tf-bucket")
+
+
+def test_the_same_code_under_each_environment_s_own_names_compares_equal() -> None:
+    assert compare(PRODUCTION, LOCAL) == []
+    assert (
+        fields(LOCAL)["service cl-main container code-server env DAGSTER_S3_BUCKET"] == "{bucket}"
+    )
+
+
+def test_one_changed_environment_variable_is_one_difference() -> None:
+    changed = LOCAL.model_copy(deep=True)
+    changed.services[0].task_definition.containers[0].environment["DEBUG"] = "1"
+    changed.services[0].task_definition.containers[0].environment["DAGSTER_REPO_NAME"] = "x"
+    found = [(d.field, d.left, d.right) for d in compare(PRODUCTION, changed)]
+    prefix = "service cl-main container code-server env"
+    assert found == [
+        (f"{prefix} DAGSTER_REPO_NAME", "main", "x"),
+        (f"{prefix} DEBUG", ABSENT, "1"),
+    ]
+
+
+def test_a_role_policy_and_a_dag_release_are_compared_by_content() -> None:
+    changed = LOCAL.model_copy(deep=True)
+    changed.roles[0].inline["s3"]["Statement"][0]["Action"] = "s3:GetObject"
+    changed.locations[0].dag_release = "def"
+    found = {d.field: (d.left, d.right) for d in compare(PRODUCTION, changed)}
+    assert set(found) == {"role {stack}-cl-main inline s3", "location main dag release"}
+    assert found["location main dag release"] == ("abc", "def")
+    assert '"s3:GetObject"' in found["role {stack}-cl-main inline s3"][1]
+
+
+def test_a_snapshot_of_another_format_or_no_snapshot_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json"
+    PRODUCTION.write(path)
+    assert Snapshot.read(path) == PRODUCTION
+    document = json.loads(path.read_text())
+    assert document["contents"][-1] == "never held: secret values, credentials, data objects"
+    document["format"] = SNAPSHOT_FORMAT + 1
+    path.write_text(json.dumps(document))
+    with pytest.raises(SnapshotError, match=f"is snapshot format {SNAPSHOT_FORMAT + 1}; this"):
+        Snapshot.read(path)
+    path.write_text("not json")
+    with pytest.raises(SnapshotError, match="is not a snapshot"):
+        Snapshot.read(path)
+    document["format"] = SNAPSHOT_FORMAT
+    del document["services"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(SnapshotError, match="is not a valid snapshot: services: Field required"):
+        Snapshot.read(path)
