@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from repository_manager.environments import ENVIRONMENTS
 from repository_manager.snapshot.model import Snapshot, SnapshotError
@@ -19,7 +20,7 @@ from repository_manager.snapshot.parity import compare
 from repository_manager.snapshot.policy import read_only_policy
 from repository_manager.snapshot.source import open_source
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, emoji=False)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EnvOption = Annotated[
@@ -55,7 +56,7 @@ def snapshot_command(
         error_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     for line in taken.contents:
-        console.print(f"  {line}")
+        console.print(f"  {line}", markup=False)
     console.print(f"snapshot of {env} written to {out}")
 
 
@@ -117,6 +118,6 @@ def parity_command(
         raise typer.Exit(1 if differences else 0)
     table = Table("field", env, against, title=f"{len(differences)} difference(s)")
     for difference in differences:
-        table.add_row(difference.field, difference.left, difference.right)
+        table.add_row(*(Text(v) for v in (difference.field, difference.left, difference.right)))
     console.print(table)
     raise typer.Exit(1)

@@ -14,7 +14,7 @@ from typing import Any
 from repository_manager.snapshot.model import Snapshot
 
 ABSENT = "—"
-VERBATIM = (" image",)
+VERBATIM = (" image", "_IMAGE")
 """Fields compared as they are: an image reference names an artefact, not an environment, even
 where it contains the stack's name."""
 _SECRET_SUFFIX = re.compile(r"(:secret:[^:]+)-[A-Za-z0-9]{6}(?=$|:)")
@@ -48,9 +48,11 @@ def _text(value: Any) -> str:
 def fields(snapshot: Snapshot) -> dict[str, str]:
     """The snapshot as ``field → value``, with its environment's own names replaced."""
     raw: dict[str, Any] = {}
+    own_ports: dict[str, list[int]] = {}
     for service in snapshot.services:
         base = f"service {service.name}"
         definition = service.task_definition
+        own_ports[base] = sorted({p for c in definition.containers for p in c.ports})
         raw.update(
             {
                 f"{base} desired count": service.desired_count,
@@ -91,8 +93,10 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
             )
     for role in snapshot.roles:
         raw[f"role {role.name} trust"] = role.trust
-        raw.update({f"role {role.name} inline {k}": v for k, v in role.inline.items()})
-        raw.update({f"role {role.name} managed {k}": v for k, v in role.attached.items()})
+        for document in role.inline.values():
+            raw.update({f"role {role.name} {grant}": "yes" for grant in grants(document)})
+        for name, document in role.attached.items():
+            raw.update({f"role {role.name} {name}: {grant}": "yes" for grant in grants(document)})
     for location in snapshot.locations:
         at = f"location {location.name}"
         raw.update(
@@ -105,16 +109,43 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
         raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
     substitutions = _identifiers(snapshot)
 
-    def normal(text: str) -> str:
+    def normal(key: str, text: str) -> str:
         for found, placeholder in substitutions:
             text = text.replace(found, placeholder)
+        service = " ".join(key.split(" ")[:2])
+        for port in own_ports.get(service, []):
+            text = re.sub(rf"(?<!\d){port}(?!\d)", "{port}", text)
         return text
 
     return {
-        normal(key): _text(value) if key.endswith(VERBATIM) else normal(_text(value))
+        normal("", key): _text(value) if key.endswith(VERBATIM) else normal(key, _text(value))
         for key, value in raw.items()
         if value is not None
     }
+
+
+def grants(document: dict[str, Any]) -> list[str]:
+    """A policy as one line per effect, action and resource (and condition): what it allows or
+    denies, whatever the statements' grouping, names or order."""
+    found = []
+    for statement in _listed(document.get("Statement")):
+        effect = str(statement.get("Effect", "Allow")).lower()
+        actions = _listed(statement.get("Action")) or [
+            f"everything but {a}" for a in _listed(statement.get("NotAction"))
+        ]
+        resources = _listed(statement.get("Resource")) or [
+            f"everything but {r}" for r in _listed(statement.get("NotResource"))
+        ]
+        condition = statement.get("Condition")
+        when = f" when {_text(condition)}" if condition else ""
+        found += [f"{effect} {a} on {r}{when}" for a in actions for r in resources]
+    return sorted(set(found))
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _role_name(arn: str | None) -> str | None:

@@ -20,7 +20,7 @@ from repository_manager.snapshot.model import (
     SnapshotError,
     TaskDefinitionShape,
 )
-from repository_manager.snapshot.parity import ABSENT, compare, fields
+from repository_manager.snapshot.parity import ABSENT, compare, fields, grants
 
 
 def _environment(name: str, account: str, stack: str, bucket: str) -> Snapshot:
@@ -116,9 +116,50 @@ def test_a_role_policy_and_a_dag_release_are_compared_by_content() -> None:
     changed.roles[0].inline["s3"]["Statement"][0]["Action"] = "s3:GetObject"
     changed.locations[0].dag_release = "def"
     found = {d.field: (d.left, d.right) for d in compare(PRODUCTION, changed)}
-    assert set(found) == {"role {stack}-cl-main inline s3", "location main dag release"}
-    assert found["location main dag release"] == ("abc", "def")
-    assert '"s3:GetObject"' in found["role {stack}-cl-main inline s3"][1]
+    role = "role {stack}-cl-main"
+    assert found == {
+        f"{role} allow s3:GetObject on arn:aws:s3:::{{bucket}}/repos/main/*": (ABSENT, "yes"),
+        f"{role} allow s3:PutObject on arn:aws:s3:::{{bucket}}/repos/main/*": ("yes", ABSENT),
+        "location main dag release": ("abc", "def"),
+    }
+
+
+def test_a_policy_compares_by_what_it_grants_not_by_its_names_or_grouping() -> None:
+    regrouped = LOCAL.model_copy(deep=True)
+    (statement,) = regrouped.roles[0].inline.pop("s3")["Statement"]
+    regrouped.roles[0].inline["another-name"] = {
+        "Statement": [{**statement, "Action": ["s3:PutObject"], "Sid": "Renamed"}]
+    }
+    assert compare(PRODUCTION, regrouped) == []
+    conditioned = grants(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetObject"],
+                    "Resource": "arn:aws:s3:::b",
+                    "Condition": {"StringLike": {"s3:prefix": "repos/a/*"}},
+                },
+                {"Effect": "Deny", "NotAction": "s3:GetObject", "Resource": "*"},
+            ]
+        }
+    )
+    assert conditioned == [
+        'allow s3:GetObject on arn:aws:s3:::b when {"StringLike":{"s3:prefix":"repos/a/*"}}',
+        'allow s3:ListBucket on arn:aws:s3:::b when {"StringLike":{"s3:prefix":"repos/a/*"}}',
+        "deny everything but s3:GetObject on *",
+    ]
+
+
+def test_a_service_s_own_ports_are_its_own_placeholder() -> None:
+    moved = LOCAL.model_copy(deep=True)
+    container = moved.services[0].task_definition.containers[0]
+    container.ports = [47003]
+    container.command = ["dagster", "code-server", "start", "--port", "47003"]
+    production = PRODUCTION.model_copy(deep=True)
+    production.services[0].task_definition.containers[0].command = [*container.command[:4], "4000"]
+    assert compare(production, moved) == []
+    assert fields(moved)["service cl-main container code-server command"].endswith('"{port}"]')
 
 
 def test_a_snapshot_of_another_format_or_no_snapshot_is_refused(tmp_path: Path) -> None:
