@@ -238,6 +238,39 @@ def _subnet_zone(task: Any) -> str | None:
         return None
 
 
+TAG_ON_CREATE = (
+    "create_capacity_provider",
+    "create_cluster",
+    "create_service",
+    "create_task_set",
+    "register_task_definition",
+    "run_task",
+)
+
+
+def _shim_tag_on_create_authorization() -> None:
+    """moto authorises only the action called. ECS, for a creating action that carries tags,
+    also authorises ``ecs:TagResource`` ("If tags are specified in the resource-creating action,
+    AWS performs additional authorization"; Grant permission to tag resources on creation), so
+    a role allowed ``ecs:RunTask`` alone cannot launch a tagged task, as EcsRunLauncher's are."""
+    response_class = ecs_responses.EC2ContainerServiceResponse
+
+    def authorising_tags(action: Any) -> Any:
+        def checked(self: Any) -> Any:
+            if self._get_param("tags"):
+                self._get_action = lambda: "TagResource"
+                try:
+                    self._authenticate_and_authorize_normal_action()
+                finally:
+                    del self._get_action
+            return action(self)
+
+        return checked
+
+    for name in TAG_ON_CREATE:
+        setattr(response_class, name, authorising_tags(getattr(response_class, name)))
+
+
 def apply() -> None:
     """Applies every shim once; refuses another moto version, where the gaps may have moved."""
     global _applied
@@ -257,4 +290,5 @@ def apply() -> None:
     _shim_fargate_memory()
     _shim_eni_dns_name()
     _shim_task_fields()
+    _shim_tag_on_create_authorization()
     _applied = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -10,7 +11,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -88,3 +91,32 @@ def aws_env(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
     os.environ.pop("AWS_PROFILE", None)
     return emulator
+
+
+def enforcing_emulator(*args: str) -> contextlib.AbstractContextManager[str]:
+    """An emulator enforcing IAM from its fourth call on (three make the administrator)."""
+    return running_emulator(*args, env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
+
+
+def iam_user(
+    url: str,
+    admin: boto3.session.Session | None,
+    name: str,
+    actions: list[str] | None = None,
+    policy: dict[str, Any] | None = None,
+) -> boto3.session.Session:
+    """A session of a new user allowed ``actions`` (or holding ``policy``); with ``admin`` None
+    the user *is* the administrator (the emulator's free calls make it)."""
+    iam = (admin or boto3.session.Session("test", "test")).client(
+        "iam", endpoint_url=url, region_name="ap-southeast-2"
+    )
+    iam.create_user(UserName=name)
+    policy = policy or {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions or [], "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return boto3.session.Session(
+        key["AccessKeyId"], key["SecretAccessKey"], region_name="ap-southeast-2"
+    )

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import running_emulator
+from tests.integration.conftest import enforcing_emulator, iam_user, running_emulator
 from tests.integration.ecs_fixtures import make_network
 
 
@@ -191,3 +191,39 @@ def test_availability_zone_rebalancing_is_kept(emulator: str, plain_emulator: st
         answers[name] = [s.get("availabilityZoneRebalancing") for s in described["services"]]
     assert answers["hooked"] == ["DISABLED", "ENABLED"]
     assert answers["plain"] == [None, None]
+
+
+def test_a_tagged_create_needs_tag_resource_too() -> None:
+    """ECS authorises ecs:TagResource as well when a creating action carries tags
+    (supported-iam-actions-tagging); plain moto authorises only the action called."""
+    tags = [{"key": "dagster/run_id", "value": "r1"}]
+    spec = {
+        "family": "tagged",
+        "containerDefinitions": [{"name": "app", "image": "python:3.11", "memory": 128}],
+    }
+    denied = {}
+    for name, args in (("hooked", ()), ("plain", ("--no-ecs-hook",))):
+        with enforcing_emulator(*args) as url:
+            admin = iam_user(url, None, "admin", ["*"])
+            launcher = iam_user(url, admin, "launcher", ["ecs:RegisterTaskDefinition"])
+            ecs = launcher.client("ecs", endpoint_url=url)
+            ecs.register_task_definition(**spec)
+            try:
+                ecs.register_task_definition(**spec, tags=tags)
+                denied[name] = ""
+            except ClientError as error:
+                denied[name] = str(error)
+            if name == "hooked":
+                tagger = iam_user(url, admin, "tagger", ["ecs:RunTask", "ecs:TagResource"])
+                network = make_network(admin.client("ec2", endpoint_url=url))
+                admin.client("ecs", endpoint_url=url).create_cluster(clusterName="c")
+                run = tagger.client("ecs", endpoint_url=url).run_task(
+                    cluster="c",
+                    taskDefinition="tagged",
+                    launchType="FARGATE",
+                    networkConfiguration=network,
+                    tags=tags,
+                )
+                assert run["tasks"][0]["tags"] == tags
+    assert "AccessDenied" in denied["hooked"] and "ecs:TagResource" in denied["hooked"]
+    assert denied["plain"] == ""
