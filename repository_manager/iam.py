@@ -80,9 +80,15 @@ def daemon_policy(bucket: str, cluster_arn: str, passable_role_arns: list[str]) 
         },
         {
             "Effect": "Allow",
-            "Action": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask", "ecs:TagResource"],
+            "Action": ["ecs:RunTask", "ecs:DescribeTasks", "ecs:StopTask"],
             "Resource": "*",
             "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
         },
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": passable_role_arns},
         {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},

@@ -24,6 +24,8 @@ import pytest
 
 from repository_manager.infra.binary import unavailable_reason
 from repository_manager.infra.runner import REPO_ROOT, InfraRunner
+from tests.integration.conftest import enforcing_emulator, iam_user
+from tests.integration.ecs_fixtures import make_network
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).parent / "dagster-ecs")
@@ -174,6 +176,11 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         resources = json.dumps(policy["PolicyDocument"])
         assert f"arn:aws:s3:::{bucket}/repos/sales/*" in resources
         assert "repos/main" not in resources
+        roles = {
+            kind: aws["iam"].get_role_policy(RoleName=f"{name}-{kind}", PolicyName=kind)
+            for kind in ("daemon", "webserver")
+        }
+        assert_platform_roles_work(bucket, {k: r["PolicyDocument"] for k, r in roles.items()})
         assert aws["ecr"].describe_repositories(repositoryNames=[name])["repositories"]
         assert aws["efs"].describe_file_systems(CreationToken=name)["FileSystems"]
         scaled = aws["application-autoscaling"].describe_scalable_targets(ServiceNamespace="ecs")
@@ -305,6 +312,40 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
         if not destroyed:  # leave the shared emulator clean for the other tests
             with contextlib.suppress(Exception):
                 runner.destroy()
+
+
+def assert_platform_roles_work(bucket: str, policies: dict[str, dict[str, Any]]) -> None:
+    """The daemon's and the webserver's policies as tofu rendered them, held by users of an
+    emulator that enforces IAM: the daemon launches a run task tagged as EcsRunLauncher tags it
+    (which ECS authorises as ecs:TagResource too) and writes compute logs; the webserver reads
+    them. Either denied, and no run would launch, or its logs show, on AWS."""
+    tags = [{"key": "dagster/run_id", "value": "r1"}]
+    log_key = "repos/main/logs/storage/r1/compute_logs/step.out"
+    with enforcing_emulator() as url:
+        admin = iam_user(url, None, "admin", ["*"])
+        s3 = admin.client("s3", endpoint_url=url)
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
+        )
+        ecs = admin.client("ecs", endpoint_url=url)
+        ecs.create_cluster(clusterName="runs")
+        ecs.register_task_definition(
+            family="run", containerDefinitions=[{"name": "run", "image": "x", "memory": 128}]
+        )
+        network = make_network(admin.client("ec2", endpoint_url=url))
+        daemon = iam_user(url, admin, "daemon", policy=policies["daemon"])
+        launched = daemon.client("ecs", endpoint_url=url).run_task(
+            cluster="runs",
+            taskDefinition="run",
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=tags,
+        )
+        assert launched["tasks"][0]["tags"] == tags
+        daemon.client("s3", endpoint_url=url).put_object(Bucket=bucket, Key=log_key, Body=b"out")
+        webserver = iam_user(url, admin, "webserver", policy=policies["webserver"])
+        got = webserver.client("s3", endpoint_url=url).get_object(Bucket=bucket, Key=log_key)
+        assert got["Body"].read() == b"out"
 
 
 def test_apply_without_an_emulator_is_a_one_line_error(iac: None, tmp_path: Path) -> None:

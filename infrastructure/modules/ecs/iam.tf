@@ -1,9 +1,9 @@
 # Roles, least privilege:
 #   execution role: pull this one ECR repository, write to this stack's log groups, read the
 #                   database secret. Shared by every task definition of the stack.
-#   webserver role: read system/ (compute logs) in the bucket.
-#   daemon role:    launch/stop/describe run tasks in this cluster, pass the run roles, read/write
-#                   system/ in the bucket.
+#   webserver role: read system/ and the compute logs (repos/*/logs/) in the bucket.
+#   daemon role:    launch (and tag at launch)/stop/describe run tasks in this cluster, pass the
+#                   run roles, read/write system/ and the compute logs in the bucket.
 #   run role:       read/write system/ (compute logs, IO managers of the platform).
 #   code locations: each its own role, limited to repos/{name}/* (module code_location).
 
@@ -60,19 +60,19 @@ resource "aws_iam_role" "webserver" {
 
 data "aws_iam_policy_document" "webserver" {
   statement {
-    sid       = "ListSystem"
+    sid       = "ListSystemAndComputeLogs"
     actions   = ["s3:ListBucket"]
     resources = [var.bucket_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["system/*"]
+      values   = ["system/*", "repos/*/logs/*"]
     }
   }
   statement {
-    sid       = "ReadSystem"
+    sid       = "ReadSystemAndComputeLogs"
     actions   = ["s3:GetObject"]
-    resources = ["${var.bucket_arn}/system/*"]
+    resources = ["${var.bucket_arn}/system/*", "${var.bucket_arn}/repos/*/logs/*"]
   }
 }
 
@@ -119,6 +119,32 @@ resource "aws_iam_role" "daemon" {
 data "aws_iam_policy_document" "daemon" {
   source_policy_documents = [data.aws_iam_policy_document.system_rw.json]
 
+  statement {
+    sid       = "ListComputeLogs"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["repos/*/logs/*"]
+    }
+  }
+  statement {
+    sid       = "ReadWriteComputeLogs"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${var.bucket_arn}/repos/*/logs/*"]
+  }
+  statement {
+    # EcsRunLauncher tags each run task at RunTask; ECS then authorises ecs:TagResource too.
+    sid       = "TagRunTasksAtLaunch"
+    actions   = ["ecs:TagResource"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
   statement {
     sid       = "RunTasksInCluster"
     actions   = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks"]
