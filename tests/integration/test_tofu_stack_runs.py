@@ -27,9 +27,10 @@ from repository_manager.dagster_api import DagsterApi
 from repository_manager.devstack.local_platform import build_platform_image, images_file
 from repository_manager.infra.runner import InfraRunner
 from repository_manager.settings import STACK_TAG, StackSettings
+from repository_manager.snapshot.model import Snapshot
 from tests.integration.conftest import REPO_ROOT, free_port, running_emulator, wait_for
 from tests.integration.ecs_fixtures import group_members, runtime_env, task_pgids
-from tests.integration.repo_fixtures import dagster_repo
+from tests.integration.repo_fixtures import dagster_repo, git
 from tests.integration.repo_fixtures import url as repo_url
 from tests.integration.test_infrastructure import CLI, iac
 
@@ -204,6 +205,26 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                     .read()
                 )
                 assert b"grpc_port:" in config  # its own port: tasks share this host
+                # The tofu environment's shape, as `make snapshot ENV=local` reads it.
+                shape = tmp_path / "snapshot.json"
+                run_cli(tmp_path, "snapshot", *local, "--out", str(shape), timeout=120)
+                snapshot = Snapshot.read(shape)
+                assert [s.name for s in snapshot.services] == [
+                    "cl-main",
+                    "cl-sales",
+                    "daemon",
+                    "webserver",
+                ]
+                location = {loc.name: loc for loc in snapshot.locations}["sales"]
+                assert location.registry is not None
+                assert location.registry["git_url"] == repo_url(sales)
+                assert location.git_commit == git(sales, "rev-parse", "HEAD")
+                (main_service,) = [s for s in snapshot.services if s.name == "cl-main"]
+                assert main_service.scaling is not None
+                assert main_service.cloud_map == [f"{name}.internal/main"]
+                assert {loc.name: loc.dag_deployment for loc in snapshot.locations}[
+                    "main"
+                ] != "image"
                 plan = runner.plan()
                 assert plan.returncode == 0, plan.output
                 assert f"{name}-cl-sales" in [
