@@ -34,8 +34,8 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## Create .venv and install the project
 
-dev: $(INSTALLED) ## Start the local stack in the background and print the UI URL
-	$(DAGSTER_ECS) dev up
+dev: $(INSTALLED) ## Start the local stack and print the UI URL [SNAPSHOT=file: in that snapshot's shape]
+	$(DAGSTER_ECS) dev up $(if $(SNAPSHOT),--snapshot '$(SNAPSHOT)')
 
 dev-with-repos: $(INSTALLED) ## The local stack with every repository it had registered
 	$(DAGSTER_ECS) dev up --with-repos

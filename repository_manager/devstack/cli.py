@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,8 @@ from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
 from repository_manager.devstack.postgres import PostgresError
 from repository_manager.settings import StackSettings
+from repository_manager.snapshot import restore_cli
+from repository_manager.snapshot.model import Snapshot, SnapshotError
 
 dev_app = new_app(f"Run the platform locally against the emulated AWS.\n\n{ENVIRONMENT_HELP}")
 console = Console(highlight=False, soft_wrap=True)
@@ -37,9 +40,18 @@ def up(
         bool,
         typer.Option("--with-repos", help="Add again every repository this stack had registered."),
     ] = False,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option(
+            "--snapshot",
+            help="Then restore this snapshot: its repositories at their commits, roles' "
+            "policies, task definitions, scaling and DAGs (`make dev SNAPSHOT=…`).",
+        ),
+    ] = None,
 ) -> None:
     """Start the stack in the background, wait until all is healthy, print the UI URL."""
     settings = _settings()
+    wanted = _checked_snapshot(snapshot) if snapshot is not None else None
     try:
         started = stack.up(settings, console)
     except (stack.StackError, PostgresError) as error:
@@ -47,6 +59,41 @@ def up(
         raise typer.Exit(1) from None
     if with_repos:
         _add_remembered(started)
+    if wanted is not None:
+        _restore(wanted, started)
+    _exit_at_once()
+
+
+def _checked_snapshot(path: Path) -> Snapshot:
+    try:
+        return restore_cli.checked(path)
+    except SnapshotError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _restore(snapshot: Snapshot, settings: StackSettings) -> None:
+    try:
+        restore_cli.run_restore(snapshot, settings, console)
+    except SnapshotError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        sys.stdout.flush()
+        os._exit(1)
+
+
+@dev_app.command("restore")
+def restore(
+    snapshot: Annotated[Path, typer.Argument(help="A file `dagster-ecs snapshot` wrote.")],
+) -> None:
+    """Bring the running stack to a snapshot's shape, then show what still differs."""
+    wanted = _checked_snapshot(snapshot)
+    settings = _settings()
+    try:
+        stackfile.require_own(settings)
+    except stackfile.StackError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    _restore(wanted, settings)
     _exit_at_once()
 
 

@@ -121,8 +121,15 @@ def location_role_pattern(any_role_arn: str) -> str:
 
 
 def local_platform(
-    settings: StackSettings, db_secret_arn: str, image: str = PLATFORM_IMAGE
+    settings: StackSettings,
+    db_secret_arn: str,
+    image: str = PLATFORM_IMAGE,
+    *,
+    apply_roles: bool = True,
 ) -> Platform:
+    """The platform the dev stack runs. ``apply_roles``: create the platform's roles or put
+    their policies back to the platform's own (stack start, `make deploy`); otherwise the roles
+    are only looked up, so a repository command never undoes a change to a role's policy."""
     cluster_arn = emulator_client(settings, "ecs").describe_clusters(clusters=[CLUSTER_NAME])[
         "clusters"
     ][0]["clusterArn"]
@@ -130,6 +137,8 @@ def local_platform(
     iam_client = emulator_client(settings, "iam")
 
     def role(name: str, policy: dict[str, Any]) -> str:
+        if not apply_roles:
+            return str(iam_client.get_role(RoleName=f"{STACK_NAME}-{name}")["Role"]["Arn"])
         return ensure_role(iam_client, f"{STACK_NAME}-{name}", iam.ECS_TASKS_TRUST, policy)
 
     location_roles = {

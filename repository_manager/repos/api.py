@@ -163,7 +163,7 @@ def create_app(target: Callable[[], manager.RepoTarget], token: str) -> FastAPI:
         problems = RepoConfig.problems(body.model_dump(exclude_none=True))
         if problems:
             raise RepoError("; ".join(problems))
-        manager.validate_new(where, body)
+        manager.validate_new(where, RepoConfig.parse(body.model_dump(exclude_none=True)))
         operation = operations.start(
             "add", body.name, lambda progress: manager.add_repo(where, body, progress)
         )

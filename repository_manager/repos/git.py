@@ -81,8 +81,15 @@ def remote_head(url: str, branch: str, timeout: float = 30.0) -> str:
     return heads[branch]
 
 
-def clone(url: str, branch: str, dest: Path, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Shallow single-branch clone into ``dest`` (absent or empty); returns the commit sha."""
+def clone(
+    url: str,
+    branch: str,
+    dest: Path,
+    timeout: float = DEFAULT_TIMEOUT,
+    commit: str | None = None,
+) -> str:
+    """Shallow single-branch clone into ``dest`` (absent or empty); returns the commit sha.
+    With ``commit``, the checkout is that commit (fetched by its sha, still shallow)."""
     remote_head(url, branch, timeout=timeout)
     if dest.exists() and any(dest.iterdir()):
         raise RepoError(f"clone destination {dest} is not empty: remove it or choose another")
@@ -104,10 +111,31 @@ def clone(url: str, branch: str, dest: Path, timeout: float = DEFAULT_TIMEOUT) -
         timeout,
         doing=f"cloning branch {branch!r} of {_display(url)}",
     )
+    if commit is not None:
+        _checkout(url, dest, commit, timeout)
     sha = _git(["-C", str(dest), "rev-parse", "HEAD"], url, timeout, doing="reading HEAD").strip()
     if not _SHA.fullmatch(sha):
         raise RepoError(f"cloned {_display(url)} but could not read its commit (got {sha!r})")
     return sha
+
+
+def _checkout(url: str, dest: Path, commit: str, timeout: float) -> None:
+    if not _SHA.fullmatch(commit):
+        raise RepoError(f"{commit!r} is not a full commit sha (40 hexadecimal digits)")
+    doing = f"fetching commit {commit[:12]} of {_display(url)}"
+    try:
+        _git(
+            ["-C", str(dest), "fetch", "--quiet", "--depth", "1", "origin", commit],
+            url,
+            timeout,
+            doing,
+        )
+    except RepoError:
+        raise RepoError(
+            f"{_display(url)} has no commit {commit[:12]} (force-pushed away?): "
+            "restore from a newer snapshot, or add the repository at its branch"
+        ) from None
+    _git(["-C", str(dest), "checkout", "--quiet", "--detach", commit], url, timeout, doing)
 
 
 def _ls_remote(url: str, timeout: float) -> dict[str, str]:

@@ -87,9 +87,8 @@ class RepoTarget:
         return f"{self.webserver_url}/locations/{name}/assets" if self.webserver_url else None
 
 
-def validate_new(target: RepoTarget, request: AddRequest) -> RepoConfig:
+def validate_new(target: RepoTarget, config: RepoConfig) -> RepoConfig:
     """Everything add-repo checks before it creates anything."""
-    config = RepoConfig.parse(request.model_dump(exclude_none=True))
     if target.registry.get(config.name) is not None:
         raise Conflict(
             f"repository {config.name!r} is already registered; update it with "
@@ -222,16 +221,17 @@ def add_remembered(target: RepoTarget, progress: Progress) -> list[str]:
 
 
 def build_and_check(
-    target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress
+    target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress, pin: str | None = None
 ) -> RepoConfig:
-    """Clone, find the definitions, build the image, import-check it, record it in ECR."""
+    """Clone (the branch's head, or the ``pin`` commit), find the definitions, build the image,
+    import-check it, record it in ECR."""
     checkout = target.work_dir / "checkouts" / config.name
     if checkout.exists():
         shutil.rmtree(checkout)
     checkout.parent.mkdir(parents=True, exist_ok=True)
     progress(f"cloning {git.redact(config.git_url)} ({config.branch})")
     undo.add(f"clone {checkout}", lambda: shutil.rmtree(checkout, ignore_errors=True))
-    commit = git.clone(config.git_url, config.branch, checkout)
+    commit = git.clone(config.git_url, config.branch, checkout, commit=pin)
     progress(f"cloned at {commit[:12]}")
     found = find_definitions(checkout, config.python_file, config.module)
     config = _with_definitions(config, found)
@@ -276,12 +276,20 @@ def _ecr_exists(ecr: Any, repository: str) -> bool:
 
 def add_repo(target: RepoTarget, request: AddRequest, progress: Progress) -> RepoConfig:
     """Registers a repository as a code location; returns its registered config."""
-    config = validate_new(target, request)
+    return add_config(target, RepoConfig.parse(request.model_dump(exclude_none=True)), progress)
+
+
+def add_config(
+    target: RepoTarget, config: RepoConfig, progress: Progress, *, pin: str | None = None
+) -> RepoConfig:
+    """Registers ``config`` as a code location, built from its branch's head or the ``pin``
+    commit (a restore: the commit a snapshot recorded)."""
+    config = validate_new(target, config)
     registry = target.registry
     with registry.lock(config.name, "add-repo"):
         undo = Undo()
         try:
-            config = build_and_check(target, config, undo, progress)
+            config = build_and_check(target, config, undo, progress, pin)
             name = config.name
             if target.apply_registry is None:
                 create_location(target, config, undo, progress)

@@ -32,7 +32,9 @@ def dev_target(settings: StackSettings | None = None) -> RepoTarget:
     def client(service: str) -> Any:
         return local_platform.emulator_client(settings, service)
 
-    platform = local_platform.local_platform(settings, local_platform.db_secret_arn(settings))
+    platform = local_platform.local_platform(
+        settings, local_platform.db_secret_arn(settings), apply_roles=False
+    )
     return RepoTarget(
         env="dev",
         platform=platform,

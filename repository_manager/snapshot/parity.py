@@ -27,7 +27,7 @@ class Difference:
     right: str
 
 
-def _identifiers(snapshot: Snapshot) -> list[tuple[str, str]]:
+def identifiers(snapshot: Snapshot) -> list[tuple[str, str]]:
     env = snapshot.environment
     pairs = [
         (env.endpoint or "", "{endpoint}"),
@@ -107,7 +107,7 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
             }
         )
         raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
-    substitutions = _identifiers(snapshot)
+    substitutions = identifiers(snapshot)
 
     def normal(key: str, text: str) -> str:
         for found, placeholder in substitutions:

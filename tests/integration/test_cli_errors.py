@@ -3,11 +3,14 @@ nothing created. No stack runs here (the two-stack tests cover a running one).""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from repository_manager.snapshot.model import EnvironmentShape, LocationShape, Snapshot
 from tests.integration.stack_fixtures import CLI, make_stack
 
 pytestmark = pytest.mark.integration
@@ -20,7 +23,39 @@ NO_CREDENTIALS = {
 }
 
 
+def _snapshots(folder: Path) -> dict[str, Path]:
+    """A snapshot file of another format, one naming an unreachable repository, a good one."""
+
+    def written(name: str, locations: list[LocationShape]) -> Path:
+        snapshot = Snapshot(
+            taken_at=datetime.now(UTC),
+            tool_version="0",
+            environment=EnvironmentShape(
+                name="aws", region="ap-southeast-2", account="1", cluster="c", bucket="b"
+            ),
+            services=[],
+            roles=[],
+            locations=locations,
+        )
+        snapshot.write(folder / name)
+        return folder / name
+
+    old = folder / "old.json"
+    old.write_text(json.dumps({"format": 0}))
+    gone = f"file://{folder}/no-such-repo"
+    registry = {"name": "sales", "git_url": gone, "branch": "main"}
+    return {
+        "old": old,
+        "unreachable": written(
+            "gone.json", [LocationShape(name="sales", image="i", registry=registry)]
+        ),
+        "good": written("good.json", []),
+    }
+
+
 def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
+    files = _snapshots(state.parent)
+    missing = state.parent / "missing.json"
     wrong = "error: --emulator-url is for --env local, not --env"
     not_running = f"error: the local stack of {state} is not running; start it with `make dev`"
     return [
@@ -49,6 +84,10 @@ def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
         (("parity", "--env", "dev", "--against", "no.json"), 2, "error: 'no.json' is neither an"),
         (("parity", "--env", "dev", "--against", "aws"), 2, not_running),
         (("parity", "--env", "aws"), 2, "error: environment aws is not initialised; run `make"),
+        (("dev", "up", "--snapshot", str(missing)), 2, f"error: cannot read snapshot {missing}"),
+        (("dev", "restore", str(files["old"])), 2, f"error: {files['old']} is snapshot format 0"),
+        (("dev", "up", "--snapshot", str(files["unreachable"])), 2, "error: cannot restore sales:"),
+        (("dev", "restore", str(files["good"])), 1, not_running),
         (("infra", "plan"), 1, "error: say which environment: ENV=local"),
         (("infra", "plan", "--env", "local"), 1, not_running.removesuffix("`make dev`")),
         (("infra", "plan", "--env", "aws"), 1, "error: no AWS credentials: set AWS_PROFILE"),

@@ -210,3 +210,70 @@ def test_a_snapshot_of_another_format_is_one_line_and_exit_2(
     assert written.returncode == 1
     assert written.stderr.startswith(f"error: cannot write {missing}: folder ")
     assert not missing.parent.exists()
+
+
+def test_restore_brings_the_stack_back_to_the_snapshot(stack: LocalStack, tmp_path: Path) -> None:
+    """Four kinds of drift after a snapshot (a task definition's variable, a role's inline and
+    managed policies, Auto Scaling, the DAGs served); restore undoes each, parity then finds
+    nothing, and a second restore changes nothing."""
+    v1 = dag_package(tmp_path / "v1", "v1", {"first": extra_asset("first")})
+    deployed = stack.dagster_ecs("dags", "deploy", "--location", "main", "--source", str(v1))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    out = tmp_path / "restore-point.json"
+    snapshot = _snapshot(stack, out)
+    assert "first.py" in [f.path for f in snapshot.locations[0].dag_files]
+
+    ecs = stack.client("ecs")
+    (service,) = ecs.describe_services(cluster=CLUSTER_NAME, services=["cl-main"])["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    drifted = _with_variable(ecs, definition["taskDefinition"], "DRIFT", "yes")
+    ecs.update_service(cluster=CLUSTER_NAME, service="cl-main", taskDefinition=drifted)
+    role = definition["taskDefinition"]["taskRoleArn"].rsplit("/", 1)[-1]
+    iam = stack.client("iam")
+    extra = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName=role, PolicyName="drift", PolicyDocument=json.dumps(extra))
+    managed = iam.create_policy(PolicyName="drift-managed", PolicyDocument=json.dumps(extra))
+    iam.attach_role_policy(RoleName=role, PolicyArn=managed["Policy"]["Arn"])
+    stack.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=f"service/{CLUSTER_NAME}/cl-main",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=3,
+    )
+    v2 = dag_package(tmp_path / "v2", "v2", {"second": extra_asset("second")})
+    deployed = stack.dagster_ecs("dags", "deploy", "--location", "main", "--source", str(v2))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    code, differences = _parity(stack, out)
+    container = definition["taskDefinition"]["containerDefinitions"][0]["name"]
+    placeheld = role.replace(CLUSTER_NAME, "{stack}")
+    assert code == 1
+    assert [d["field"] for d in differences] == [
+        "location main dag release",
+        f"role {placeheld} allow sqs:SendMessage on *",
+        f"role {placeheld} drift-managed: allow sqs:SendMessage on *",
+        f"service cl-main container {container} env DRIFT",
+        "service cl-main scaling",
+    ], differences
+
+    restored = stack.dagster_ecs("dev", "restore", str(out), timeout=900)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "restored: no differences from the snapshot of dev" in restored.stdout
+    for step in (
+        f"role {role}: policies as in the snapshot",
+        "service cl-main: task definition and settings as in the snapshot",
+        "location main: served in",
+    ):
+        assert step in restored.stdout, restored.stdout
+    assert _parity(stack, out) == (0, [])
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert "drift" not in iam.list_role_policies(RoleName=role)["PolicyNames"]
+
+    again = stack.dagster_ecs("dev", "restore", str(out), timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.strip().splitlines() == [
+        "restored: no differences from the snapshot of dev"
+    ], again.stdout
