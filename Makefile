@@ -19,7 +19,7 @@ INFRA_FLAGS = $(if $(ENV),--env $(ENV)) $(if $(TOFU),--binary $(TOFU)) $(if $(fi
 .PHONY: help dev dev-with-repos stop status dev-logs dev-reset deploy logs test test-unit test-integration test-parity \
 	lint format bench install infra-init infra-plan infra-apply infra-destroy cost infra-lint \
 	add-repo dev-add-repo update-repo sync-repos remove-repo list-repos repo-logs \
-	deploy-dags rollback-dags dags-status dags-history deploy-all snapshot parity
+	deploy-dags rollback-dags dags-status dags-history deploy-all snapshot parity replay
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -121,8 +121,11 @@ deploy-all: $(INSTALLED) ## DAGs to S3, then roll the containers: make deploy-al
 	$(DAGSTER_ECS) dags deploy $(REPO_FLAGS)
 	$(DAGSTER_ECS) deploy --env $(or $(ENV),dev) $(if $(IMAGE),--image $(IMAGE))
 
-snapshot: $(INSTALLED) ## What an environment runs, as a file (read-only): make snapshot ENV=aws [OUT=snapshot.json]
-	$(DAGSTER_ECS) snapshot $(REPO_FLAGS) $(if $(OUT),--out "$(OUT)")
+snapshot: $(INSTALLED) ## What an environment runs, as a file (read-only): make snapshot ENV=aws [RUN_ID=…] [OUT=snapshot.json]
+	$(DAGSTER_ECS) snapshot $(REPO_FLAGS) $(if $(OUT),--out "$(OUT)") $(if $(RUN_ID),--run-id "$(RUN_ID)") $(if $(WEBSERVER_URL),--webserver-url "$(WEBSERVER_URL)")
+
+replay: $(INSTALLED) ## A snapshot's run again on the dev stack, compared with production: make replay RUN_ID=… [SNAPSHOT=snapshot.json] [LATEST=1]
+	$(DAGSTER_ECS) replay --snapshot "$(or $(SNAPSHOT),snapshot.json)" $(if $(RUN_ID),--run-id "$(RUN_ID)") $(if $(LATEST),--latest)
 
 parity: $(INSTALLED) ## What differs from the dev stack (or AGAINST=local|aws|file), field by field: make parity ENV=aws
 	$(DAGSTER_ECS) parity --env $(or $(ENV),aws) $(if $(AGAINST),--against "$(AGAINST)")

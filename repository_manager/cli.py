@@ -9,7 +9,7 @@ from repository_manager.devstack.cli import dev_app
 from repository_manager.infra.cli import cost, infra_app
 from repository_manager.logs import logs_command
 from repository_manager.repos.cli import repo_app
-from repository_manager.snapshot.cli import parity_command, snapshot_command
+from repository_manager.snapshot.cli import parity_command, replay_command, snapshot_command
 
 app = new_app(
     f"Dagster on AWS ECS Fargate, and its local emulation.\n\n{ENVIRONMENT_HELP}",
@@ -25,3 +25,4 @@ app.add_typer(dags_app, name="dags")
 app.command("cost")(cost)
 app.command("snapshot")(snapshot_command)
 app.command("parity")(parity_command)
+app.command("replay")(replay_command)

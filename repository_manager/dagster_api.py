@@ -12,6 +12,16 @@ class DagsterApiError(RuntimeError):
     pass
 
 
+def _raise_query_errors(response: requests.Response) -> None:
+    """A query the schema refuses comes back as 400 with the reason in ``errors``."""
+    try:
+        errors = response.json().get("errors") or []
+    except ValueError:
+        return
+    if errors:
+        raise DagsterApiError(f"the webserver refused the query: {errors[0].get('message')}")
+
+
 @dataclass(frozen=True)
 class DagsterApi:
     url: str
@@ -23,6 +33,8 @@ class DagsterApi:
             json={"query": query, "variables": variables or {}},
             timeout=self.timeout,
         )
+        if response.status_code == 400:
+            _raise_query_errors(response)
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):
@@ -79,7 +91,13 @@ class DagsterApi:
             raise DagsterApiError(result.get("message", result["__typename"]))
         return str(result["loadStatus"])
 
-    def launch_run(self, location: str, job: str, run_config: dict[str, Any] | None = None) -> str:
+    def launch_run(
+        self,
+        location: str,
+        job: str,
+        run_config: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
         data = self.query(
             """mutation($params: ExecutionParams!){launchRun(executionParams:$params){
                 __typename ... on LaunchRunSuccess{run{runId}}
@@ -93,6 +111,9 @@ class DagsterApi:
                         "jobName": job,
                     },
                     "runConfigData": run_config or {},
+                    "executionMetadata": {
+                        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]
+                    },
                 }
             },
         )

@@ -10,16 +10,12 @@ Without this a run task loads whatever files are newest when it starts (dagster-
 
 from __future__ import annotations
 
-import json
 import logging
 
 from dagster import DagsterRun
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 
-from dagster_code.dags_sync.manifest import DEPLOYMENT_METADATA_KEY
-from dagster_code.dags_sync.pinned import DEPLOYMENT_ENV
-
-CONTAINER_OVERRIDES_TAG = "ecs/container_overrides"
+from dagster_code.dags_sync.manifest import DEPLOYMENT_METADATA_KEY, pinning_tags
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +35,6 @@ def served_deployment(context: SubmitRunContext) -> str | None:
     return str(text) if text is not None else None
 
 
-def pinning_tags(run: DagsterRun, deployment: str) -> dict[str, str]:
-    overrides = json.loads(run.tags.get(CONTAINER_OVERRIDES_TAG) or "{}")
-    environment = [e for e in overrides.get("environment", []) if e.get("name") != DEPLOYMENT_ENV]
-    overrides["environment"] = [*environment, {"name": DEPLOYMENT_ENV, "value": deployment}]
-    return {
-        DEPLOYMENT_METADATA_KEY: deployment,
-        CONTAINER_OVERRIDES_TAG: json.dumps(overrides),
-    }
-
-
 class DeploymentPinningRunCoordinator(QueuedRunCoordinator):
     """:class:`QueuedRunCoordinator` that records the served deployment on every run."""
 
@@ -56,7 +42,7 @@ class DeploymentPinningRunCoordinator(QueuedRunCoordinator):
         run = context.dagster_run
         deployment = served_deployment(context)
         if deployment is not None and DEPLOYMENT_METADATA_KEY not in run.tags:
-            self._instance.add_run_tags(run.run_id, pinning_tags(run, deployment))
+            self._instance.add_run_tags(run.run_id, pinning_tags(run.tags, deployment))
             refreshed = self._instance.get_run_by_id(run.run_id)
             if refreshed is not None:
                 context = SubmitRunContext(refreshed, context.workspace)

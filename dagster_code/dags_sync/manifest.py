@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -18,6 +19,22 @@ IMAGE_DIR_ENV = "DAGS_IMAGE_DIR"
 here when it points ``DAGS_DIR`` at the synced tree."""
 MANIFEST_FILE = ".deployment.json"
 """Written into every release tree: which deployment it holds."""
+DEPLOYMENT_ENV = "DAGS_DEPLOYMENT"
+"""Set on a run's task: the deployment whose tree the run loads."""
+CONTAINER_OVERRIDES_TAG = "ecs/container_overrides"
+"""The run tag dagster-aws's EcsRunLauncher reads container overrides from."""
+
+
+def pinning_tags(tags: Mapping[str, str], deployment: str) -> dict[str, str]:
+    """The tags that pin a run to ``deployment``: the deployment's name, and a container
+    override that sets :data:`DEPLOYMENT_ENV` on the run's task (other overrides kept)."""
+    overrides = json.loads(tags.get(CONTAINER_OVERRIDES_TAG) or "{}")
+    environment = [e for e in overrides.get("environment", []) if e.get("name") != DEPLOYMENT_ENV]
+    overrides["environment"] = [*environment, {"name": DEPLOYMENT_ENV, "value": deployment}]
+    return {
+        DEPLOYMENT_METADATA_KEY: deployment,
+        CONTAINER_OVERRIDES_TAG: json.dumps(overrides),
+    }
 
 
 def location_prefix(location: str) -> str:

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import boto3
 
-from dagster_code.dags_sync.manifest import IMAGE_DEPLOYMENT
+from dagster_code.dags_sync.manifest import DEPLOYMENT_ENV, IMAGE_DEPLOYMENT
 from dagster_code.dags_sync.releases import ReleaseStore
 from dagster_code.dags_sync.settings import required_bucket, sync_root
 from dagster_code.dags_sync.source import DeploymentSource
-
-DEPLOYMENT_ENV = "DAGS_DEPLOYMENT"
 
 
 def pinned_tree(env: Mapping[str, str]) -> Path | None:

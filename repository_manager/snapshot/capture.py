@@ -28,6 +28,7 @@ from repository_manager.snapshot.model import (
     EnvironmentShape,
     LocationShape,
     RoleShape,
+    RunShape,
     ScalingPolicyShape,
     ScalingShape,
     ServiceShape,
@@ -36,13 +37,21 @@ from repository_manager.snapshot.model import (
     TaskDefinitionShape,
 )
 from repository_manager.snapshot.reader import Reader, policy_document
+from repository_manager.snapshot.runs import read_run
 
 LOCATION_PREFIX = "cl-"
 
 
 def take(
-    reader: Reader, *, region: str, cluster: str, bucket: str, endpoint: str | None
+    reader: Reader,
+    *,
+    region: str,
+    cluster: str,
+    bucket: str,
+    endpoint: str | None,
+    run: tuple[str, str] | None = None,
 ) -> Snapshot:
+    """``run``: a run id and the webserver to read it from, for a snapshot that holds it."""
     arns = reader.pages("ecs", "ListServices", "serviceArns", cluster=cluster)
     if not arns:
         raise SnapshotError(
@@ -85,6 +94,17 @@ def take(
             for s in services
             if s.name.startswith(LOCATION_PREFIX)
         ],
+        run=_run(reader, bucket, *run) if run else None,
+    )
+
+
+def _run(reader: Reader, bucket: str, run_id: str, webserver_url: str) -> RunShape:
+    shape = read_run(webserver_url, run_id, reader.env)
+    if shape.dag_deployment == IMAGE_DEPLOYMENT or not shape.dag_deployment.isdigit():
+        return shape
+    deployment = _deployment(reader, bucket, shape.location, shape.dag_deployment)
+    return shape.model_copy(
+        update={"dag_release": deployment.content_hash() if deployment else None}
     )
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from repository_manager import environments
 from repository_manager.environments import ENVIRONMENTS
 from repository_manager.snapshot.model import Snapshot, SnapshotError
 from repository_manager.snapshot.parity import compare
@@ -40,17 +41,25 @@ def snapshot_command(
     print_policy: Annotated[
         bool, typer.Option(help="Print the least-privilege IAM policy a snapshot needs, and stop.")
     ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="Also hold this run (selection, config, tags, DAG release, outcome)."),
+    ] = None,
+    webserver_url: Annotated[
+        str | None,
+        typer.Option(help="With --run-id: the Dagster webserver to read it from (dev: its own)."),
+    ] = None,
 ) -> None:
     """What an environment runs, as a file (reads only; never a secret value)."""
     try:
-        source = open_source(env, emulator_url)
+        source = open_source(env, emulator_url, webserver_url)
         if print_policy:
             print(json.dumps(read_only_policy(source.bucket), indent=2))
             return
         folder = out.resolve().parent
         if not folder.is_dir():
             raise SnapshotError(f"cannot write {out}: folder {folder} does not exist")
-        taken = source.snapshot()
+        taken = source.snapshot(run_id)
         _write(taken, out)
     except SnapshotError as error:
         error_console.print(f"[red]error:[/red] {error}")
@@ -120,4 +129,53 @@ def parity_command(
     for difference in differences:
         table.add_row(*(Text(v) for v in (difference.field, difference.left, difference.right)))
     console.print(table)
+    raise typer.Exit(1)
+
+
+def replay_command(
+    snapshot: Annotated[
+        Path, typer.Option(help="The snapshot holding the run (`make snapshot RUN_ID=…`).")
+    ] = Path("snapshot.json"),
+    run_id: Annotated[
+        str | None, typer.Option(help="The run to replay; must be the snapshot's run.")
+    ] = None,
+    latest: Annotated[
+        bool,
+        typer.Option(help="Run on what the location serves now, not the run's DAG release."),
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the run to end.")] = 600,
+) -> None:
+    """Launch a snapshot's run again on the dev stack and compare how it ends with production.
+
+    Exit status: 0 it ends as in production (reproduced), 1 it ends otherwise, 2 trouble."""
+    from repository_manager.snapshot.replay import replay, the_run
+
+    try:
+        run = the_run(Snapshot.read(snapshot), run_id)
+        source = open_source("dev")
+        assert source.webserver_url is not None
+        s3 = environments.resolve("dev").client("s3")
+        result = replay(
+            run,
+            source.webserver_url,
+            s3,
+            source.bucket,
+            latest=latest,
+            timeout=timeout,
+            progress=lambda line: console.print(f"  … {line}", markup=False),
+        )
+    except (SnapshotError, environments.TargetError) as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    table = Table("", f"production ({run.run_id[:8]})", f"here ({result.here.run_id[:8]})")
+    for label, theirs, ours in (
+        ("status", run.status, result.here.status),
+        ("failure", run.failure or "—", result.here.failure or "—"),
+    ):
+        table.add_row(label, Text(theirs), Text(ours))
+    console.print(table)
+    if result.same:
+        console.print("reproduced: the replay ends as the production run did")
+        raise typer.Exit(0)
+    console.print("differs: the replay ends otherwise than the production run")
     raise typer.Exit(1)

@@ -110,6 +110,28 @@ class LocationShape(_Shape):
     dag_files: list[DagFile] = Field(default_factory=list)
 
 
+class RunShape(_Shape):
+    """One Dagster run, enough to launch it again: what it selected, its config and tags, the
+    DAG release it ran on, and how it ended."""
+
+    run_id: str
+    status: str
+    location: str
+    repository: str = "__repository__"
+    job: str
+    asset_selection: list[list[str]] | None = None
+    """Asset key paths of an asset run; ``None`` for a whole job."""
+    run_config: str = ""
+    """The run config as YAML, as Dagster shows it."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """The run's own tags; those its launcher and coordinator add are left out."""
+    dag_deployment: str = "image"
+    dag_release: str | None = None
+    """The content hash of the DAG deployment the run was pinned to (``None``: the image's)."""
+    failure: str | None = None
+    """The first failed step and its error's first line, for a run that failed."""
+
+
 class EnvironmentShape(_Shape):
     name: str
     region: str
@@ -127,6 +149,7 @@ class Snapshot(_Shape):
     services: list[ServiceShape]
     roles: list[RoleShape]
     locations: list[LocationShape]
+    run: RunShape | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -148,6 +171,11 @@ class Snapshot(_Shape):
             f"({len(loc.dag_files)} file(s)), registry entry {'yes' if loc.registry else 'none'}"
             for loc in self.locations
         ]
+        if self.run is not None:
+            lines.append(
+                f"run {self.run.run_id}: job {self.run.job} of location {self.run.location}, "
+                f"{self.run.status}, DAG deployment {self.run.dag_deployment}"
+            )
         lines.append("never held: secret values, credentials, data objects")
         return lines
 

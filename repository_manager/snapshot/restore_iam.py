@@ -49,26 +49,25 @@ def restore_secrets(
 
 def restore_role(
     iam: Any, role: RoleShape, translate: Translator, account: str, progress: Callable[[str], None]
-) -> bool:
-    """Makes the local role hold exactly the snapshot role's documents; True if it changed."""
+) -> list[str]:
+    """Makes the local role hold exactly the snapshot role's documents; returns what changed."""
     name = translate.text(role.name)
     trust = translate.value(role.trust)
-    changed = False
+    changes = []
     try:
         local = iam.get_role(RoleName=name)["Role"]
     except iam.exceptions.NoSuchEntityException:
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        progress(f"role {name}: created")
-        changed = True
+        changes.append("created")
     else:
         if not _same(policy_document(local["AssumeRolePolicyDocument"]), trust):
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
-            changed = True
+            changes.append("trust policy")
     wanted = {translate.text(p): translate.value(d) for p, d in role.inline.items()}
     for policy in _pages(iam, "list_role_policies", "PolicyNames", RoleName=name):
         if policy not in wanted:
             iam.delete_role_policy(RoleName=name, PolicyName=policy)
-            changed = True
+            changes.append(f"inline {policy} deleted")
     for policy, document in wanted.items():
         try:
             held = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
@@ -78,16 +77,16 @@ def restore_role(
             iam.put_role_policy(
                 RoleName=name, PolicyName=policy, PolicyDocument=json.dumps(document)
             )
-            changed = True
-    changed = _restore_attached(iam, name, role, translate, account) or changed
-    if changed:
-        progress(f"role {name}: policies as in the snapshot")
-    return changed
+            changes.append(f"inline {policy} put")
+    changes += _restore_attached(iam, name, role, translate, account)
+    if changes:
+        progress(f"role {name}: policies as in the snapshot ({', '.join(changes)})")
+    return changes
 
 
 def _restore_attached(
     iam: Any, name: str, role: RoleShape, translate: Translator, account: str
-) -> bool:
+) -> list[str]:
     """Managed policies come back as customer-managed ones of the same name and document in
     the local account (the emulator has no AWS-managed catalogue to attach from)."""
     wanted = {translate.text(p): translate.value(d) for p, d in role.attached.items()}
@@ -95,11 +94,11 @@ def _restore_attached(
         p["PolicyName"]: p["PolicyArn"]
         for p in _pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
     }
-    changed = False
+    changes = []
     for policy, arn in attached.items():
         if policy not in wanted:
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-            changed = True
+            changes.append(f"managed {policy} detached")
     for policy, document in wanted.items():
         arn = attached.get(policy) or f"arn:aws:iam::{account}:policy/{policy}"
         try:
@@ -112,11 +111,11 @@ def _restore_attached(
             held = iam.get_policy_version(PolicyArn=arn, VersionId=default)["PolicyVersion"]
             if not _same(policy_document(held["Document"]), document):
                 _new_version(iam, arn, document)
-                changed = True
+                changes.append(f"managed {policy} new version")
         if policy not in attached:
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            changed = True
-    return changed
+            changes.append(f"managed {policy} attached")
+    return changes
 
 
 def _new_version(iam: Any, arn: str, document: dict[str, Any]) -> None:

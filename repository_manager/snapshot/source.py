@@ -11,7 +11,7 @@ from repository_manager.deploy import DeployError
 from repository_manager.deploy_targets import tofu_target
 from repository_manager.infra import InfraError
 from repository_manager.infra.runner import InfraRunner
-from repository_manager.settings import LOCAL_BUCKET
+from repository_manager.settings import LOCAL_BUCKET, StackSettings
 from repository_manager.snapshot.capture import take
 from repository_manager.snapshot.model import Snapshot, SnapshotError
 from repository_manager.snapshot.reader import Reader
@@ -26,17 +26,30 @@ class SnapshotSource:
     endpoint: str | None
     reader: Reader
 
-    def snapshot(self) -> Snapshot:
+    webserver_url: str | None = None
+
+    def snapshot(self, run_id: str | None = None) -> Snapshot:
+        run = None
+        if run_id is not None:
+            if self.webserver_url is None:
+                raise SnapshotError(
+                    f"a run of environment {self.env} is read from its Dagster webserver: "
+                    "pass --webserver-url (the load balancer's URL)"
+                )
+            run = (run_id, self.webserver_url)
         return take(
             self.reader,
             region=self.region,
             cluster=self.cluster,
             bucket=self.bucket,
             endpoint=self.endpoint,
+            run=run,
         )
 
 
-def open_source(env: str, emulator_url: str | None = None) -> SnapshotSource:
+def open_source(
+    env: str, emulator_url: str | None = None, webserver_url: str | None = None
+) -> SnapshotSource:
     try:
         environments.check_emulator_url(env, emulator_url)
         if env == "dev":
@@ -48,6 +61,7 @@ def open_source(env: str, emulator_url: str | None = None) -> SnapshotSource:
                 dev.region,
                 dev.endpoint_url,
                 Reader(dev.client, env),
+                webserver_url or StackSettings.from_env().webserver_url,
             )
         target = tofu_target(InfraRunner(env, emulator_url=emulator_url, stream=False))
     except (environments.TargetError, DeployError, InfraError) as error:
@@ -64,4 +78,5 @@ def open_source(env: str, emulator_url: str | None = None) -> SnapshotSource:
         platform.region,
         target.endpoint_url,
         Reader(client, env),
+        webserver_url,
     )

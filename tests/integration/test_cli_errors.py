@@ -88,6 +88,8 @@ def _cases(state: Path) -> list[tuple[tuple[str, ...], int, str]]:
         (("dev", "restore", str(files["old"])), 2, f"error: {files['old']} is snapshot format 0"),
         (("dev", "up", "--snapshot", str(files["unreachable"])), 2, "error: cannot restore sales:"),
         (("dev", "restore", str(files["good"])), 1, not_running),
+        (("replay", "--snapshot", str(missing)), 2, f"error: cannot read snapshot {missing}"),
+        (("replay", "--snapshot", str(files["good"])), 2, "error: the snapshot holds no run:"),
         (("infra", "plan"), 1, "error: say which environment: ENV=local"),
         (("infra", "plan", "--env", "local"), 1, not_running.removesuffix("`make dev`")),
         (("infra", "plan", "--env", "aws"), 1, "error: no AWS credentials: set AWS_PROFILE"),

@@ -13,13 +13,17 @@ from typing import Any
 import boto3
 import pytest
 
+from repository_manager.dagster_api import DagsterApi
+from repository_manager.repos.registry import Registry
 from repository_manager.settings import CLUSTER_NAME, LOCAL_BUCKET
 from repository_manager.snapshot.capture import take
 from repository_manager.snapshot.model import Snapshot, SnapshotError
 from repository_manager.snapshot.parity import fields
 from repository_manager.snapshot.reader import Reader
-from tests.integration.stack_fixtures import LocalStack, started_stack
-from tests.integration.test_dag_sync import dag_package, extra_asset
+from tests.integration.conftest import wait_for
+from tests.integration.repo_fixtures import commit_all, dagster_repo, git, url, write_assets
+from tests.integration.stack_fixtures import LocalStack, finished_run, started_stack
+from tests.integration.test_dag_sync import dag_package, extra_asset, probe_description
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +111,8 @@ def test_parity_finds_exactly_the_fields_changed_since_the_snapshot(
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}
     )
     iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
+    listed = stack.dagster_ecs("repo", "list", timeout=120)
+    assert listed.returncode == 0, listed.stderr
 
     code, differences = _parity(stack, out)
     container = definition["taskDefinition"]["containerDefinitions"][0]["name"]
@@ -263,7 +269,8 @@ def test_restore_brings_the_stack_back_to_the_snapshot(stack: LocalStack, tmp_pa
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert "restored: no differences from the snapshot of dev" in restored.stdout
     for step in (
-        f"role {role}: policies as in the snapshot",
+        f"role {role}: policies as in the snapshot (inline drift deleted, managed drift-managed "
+        "detached)",
         "service cl-main: task definition and settings as in the snapshot",
         "location main: served in",
     ):
@@ -277,3 +284,101 @@ def test_restore_brings_the_stack_back_to_the_snapshot(stack: LocalStack, tmp_pa
     assert again.stdout.strip().splitlines() == [
         "restored: no differences from the snapshot of dev"
     ], again.stdout
+
+
+def test_restore_adds_a_removed_repository_back_at_its_recorded_commit(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    sales = dagster_repo(tmp_path / "sales", "sales", {"orders": "return 1"})
+    recorded = git(sales, "rev-parse", "HEAD")
+    added = stack.dagster_ecs("repo", "add", "--url", url(sales), "--name", "sales", timeout=600)
+    assert added.returncode == 0, added.stdout + added.stderr
+    out = tmp_path / "with-sales.json"
+    snapshot = _snapshot(stack, out)
+    assert [loc.git_commit for loc in snapshot.locations if loc.name == "sales"] == [recorded]
+
+    write_assets(sales, "sales", {"orders": "return 2", "refunds": "return 3"})
+    moved = commit_all(sales, "second")
+    removed = stack.dagster_ecs("repo", "remove", "sales", timeout=300)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+
+    restored = stack.dagster_ecs("dev", "restore", str(out), timeout=900)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"adding sales at {recorded[:12]}" in restored.stdout
+    registry = Registry(stack.client("s3"), LOCAL_BUCKET)
+    assert registry.names() == ["sales"]
+    entry = registry.get("sales")
+    assert entry is not None and entry[0].commit == recorded != moved
+    code, differences = _parity(stack, out)
+    assert (code, differences) == (0, []), differences
+
+
+def test_a_failed_run_replays_the_same_failure_and_the_fix_replays_green(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    broken = extra_asset("ledger").replace("return 1", "raise ValueError('ledger bug')")
+    bad = dag_package(tmp_path / "bad", "bad", {"ledger": broken})
+    deployed = stack.dagster_ecs("dags", "deploy", "--location", "main", "--source", str(bad))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    wait_for(lambda: probe_description(stack) == "bad", 120, "the webserver to show the bad DAGs")
+    api = DagsterApi(stack.url("webserver"))
+    run_id = api.launch_run("main", "__ASSET_JOB", tags={"team": "finance"})
+    assert finished_run(api, run_id) == "FAILURE"
+
+    out = tmp_path / "failed-run.json"
+    taken = stack.dagster_ecs(
+        "snapshot", "--env", "dev", "--out", str(out), "--run-id", run_id, timeout=120
+    )
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    run = Snapshot.read(out).run
+    assert run is not None and run.run_id == run_id
+    assert (run.status, run.job, run.location, run.tags) == (
+        "FAILURE",
+        "__ASSET_JOB",
+        "main",
+        {"team": "finance"},
+    )
+    assert run.failure == "ledger: ValueError: ledger bug", run.failure
+    served = Snapshot.read(out).locations[0]
+    assert run.dag_release == served.dag_release
+
+    good = dag_package(tmp_path / "good", "good", {"ledger": extra_asset("ledger")})
+    deployed = stack.dagster_ecs("dags", "deploy", "--location", "main", "--source", str(good))
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    wait_for(lambda: probe_description(stack) == "good", 120, "the webserver to show the fix")
+
+    pinned = stack.dagster_ecs("replay", "--snapshot", str(out), "--run-id", run_id, timeout=900)
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+    assert "reproduced: the replay ends as the production run did" in pinned.stdout
+    replays = [
+        r
+        for r in api.query("{runsOrError{... on Runs{results{runId tags{key value}}}}}")[
+            "runsOrError"
+        ]["results"]
+        if {"key": "dagster-ecs/replay-of", "value": run_id} in r["tags"]
+    ]
+    assert len(replays) == 1 and {"key": "team", "value": "finance"} in replays[0]["tags"]
+
+    fixed = stack.dagster_ecs("replay", "--snapshot", str(out), "--latest", timeout=900)
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert "differs: the replay ends otherwise than the production run" in fixed.stdout
+    assert "SUCCESS" in fixed.stdout
+
+    wrong = stack.dagster_ecs("replay", "--snapshot", str(out), "--run-id", "nope", timeout=60)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines() == [
+        f"error: the snapshot holds run {run_id}, not nope: take it again with RUN_ID=nope"
+    ]
+    unknown = stack.dagster_ecs(
+        "snapshot",
+        "--env",
+        "dev",
+        "--out",
+        str(tmp_path / "x.json"),
+        "--run-id",
+        "0000",
+        timeout=60,
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: environment dev has no run 0000 (RunNotFoundError)")
+    assert not (tmp_path / "x.json").exists()

@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRun
 
 from dagster_code.dags_sync.check import check_tree
-from dagster_code.dags_sync.coordinator import CONTAINER_OVERRIDES_TAG, pinning_tags
 from dagster_code.dags_sync.manifest import (
+    CONTAINER_OVERRIDES_TAG,
     Deployment,
     FileEntry,
     deployment_id_of,
     deployment_key,
+    pinning_tags,
     status_key,
 )
 from dagster_code.dags_sync.releases import ReleaseStore, VerificationError, tree_files
@@ -164,9 +164,7 @@ def test_rollback_targets() -> None:
 
 def test_the_pinning_tags_keep_the_user_s_own_container_overrides() -> None:
     own = {"environment": [{"name": "MINE", "value": "1"}], "cpu": 512}
-    run = DagsterRun(job_name="j", run_id="r", tags={CONTAINER_OVERRIDES_TAG: json.dumps(own)})
-
-    tags = pinning_tags(run, "7")
+    tags = pinning_tags({CONTAINER_OVERRIDES_TAG: json.dumps(own)}, "7")
 
     overrides = json.loads(tags[CONTAINER_OVERRIDES_TAG])
     assert overrides["cpu"] == 512

@@ -69,3 +69,38 @@ def test_a_bad_registry_entry_is_refused_before_anything_happens() -> None:
     snapshot = _with_locations({"name": "Bad Name", "git_url": "https://example.com/x.git"})
     with pytest.raises(SnapshotError, match="registry entry of Bad Name is not valid here"):
         registry_configs(snapshot)
+
+
+def test_a_run_s_failure_is_its_first_failed_step_and_error_line() -> None:
+    from repository_manager.snapshot.runs import _failure
+
+    events = [
+        {"__typename": "RunStartEvent"},
+        {
+            "__typename": "ExecutionStepFailureEvent",
+            "stepKey": "ledger",
+            "error": {
+                "message": 'DagsterExecutionStepExecutionError: Error occurred in op "ledger":\n',
+                "causes": [{"message": "ValueError: ledger bug\n  File x, line 3\n"}],
+            },
+        },
+        {"__typename": "ExecutionStepFailureEvent", "stepKey": "later", "error": {"message": "x"}},
+        {"__typename": "RunFailureEvent", "message": "Execution of run failed."},
+    ]
+    assert _failure(events) == "ledger: ValueError: ledger bug"
+    assert _failure(events[-1:]) == "run: Execution of run failed."
+    assert _failure(events[:1]) is None
+
+
+def test_replay_refuses_a_snapshot_without_the_run_asked_for() -> None:
+    from repository_manager.snapshot.model import RunShape
+    from repository_manager.snapshot.replay import the_run
+
+    snapshot = _environment("aws", "1", "s", "b")
+    with pytest.raises(SnapshotError, match="holds no run: take it with `make snapshot"):
+        the_run(snapshot, None)
+    run = RunShape(run_id="abc", status="FAILURE", location="main", job="j")
+    held = snapshot.model_copy(update={"run": run})
+    assert the_run(held, None) is run
+    with pytest.raises(SnapshotError, match="holds run abc, not xyz: take it again with RUN_ID"):
+        the_run(held, "xyz")
