@@ -28,6 +28,20 @@ from repository_manager.snapshot.translate import Translator, port_map
 
 Progress = Callable[[str], None]
 SERVED_TIMEOUT_S = 180.0
+LOCAL_WIRING = frozenset(
+    {
+        "DAGSTER_POSTGRES_HOST",
+        "DAGSTER_POSTGRES_PORT",
+        "DAGSTER_POSTGRES_DB",
+        "DAGSTER_POSTGRES_USER",
+        "DAGSTER_WORKSPACE_FILE",
+        "DAGSTER_WORKSPACE_RELOAD_URL",
+        "DAGSTER_WORKSPACE_REFRESH_SECONDS",
+        "DAG_SYNC_INTERVAL",
+    }
+)
+"""Variables that connect a task to this stack's own database, workspace and sync cadence: a
+restore keeps the local values (never production's database)."""
 _KEPT_TASK_DEFINITION_KEYS = (
     "family",
     "taskRoleArn",
@@ -197,31 +211,29 @@ def _restore_service(
 def _restore_container(
     container: dict[str, Any], wanted: Any, translate: Translator, ports: dict[int, int]
 ) -> None:
-    """The snapshot's environment, secrets' sources, command, health check and log group; the
-    local image and image variables stay (images are this stack's own builds)."""
+    """The snapshot's environment, secrets' sources, health check and log group. The local
+    stack's own wiring stays: its images, its database and workspace variables, the secrets
+    it already names (its database password), and its command and entry point (which bind
+    this host's ports, on loopback)."""
     local_env = {e["name"]: e.get("value", "") for e in container.get("environment", [])}
     container["environment"] = [
         {
             "name": name,
-            "value": local_env.get(name, value)
-            if name.endswith("_IMAGE")
+            "value": local_env[name]
+            if name in local_env and _is_wiring(name)
             else translate.text(value, ports),
         }
         for name, value in wanted.environment.items()
     ]
+    local_secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
     secrets = [
-        {"name": name, "valueFrom": _secret_source(translate, source)}
+        {"name": name, "valueFrom": local_secrets.get(name) or _secret_source(translate, source)}
         for name, source in wanted.secrets.items()
     ]
     if secrets:
         container["secrets"] = secrets
     else:
         container.pop("secrets", None)
-    for key, value in (("command", wanted.command), ("entryPoint", wanted.entry_point)):
-        if value:
-            container[key] = [translate.text(part, ports) for part in value]
-        else:
-            container.pop(key, None)
     if wanted.health_check is None:
         container.pop("healthCheck", None)
     else:
@@ -230,6 +242,10 @@ def _restore_container(
     options = (container.get("logConfiguration") or {}).get("options")
     if options is not None and wanted.log_group:
         options["awslogs-group"] = translate.text(wanted.log_group)
+
+
+def _is_wiring(name: str) -> bool:
+    return name.endswith("_IMAGE") or name in LOCAL_WIRING
 
 
 def _secret_source(translate: Translator, source: str) -> str:
