@@ -110,6 +110,7 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
     substitutions = identifiers(snapshot)
 
     def normal(key: str, text: str) -> str:
+        text = _SECRET_SUFFIX.sub(r"\1", text)
         for found, placeholder in substitutions:
             text = text.replace(found, placeholder)
         service = " ".join(key.split(" ")[:2])

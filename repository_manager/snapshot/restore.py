@@ -137,8 +137,17 @@ def restore(
 
 
 def _service_fields(values: dict[str, str], service: str) -> dict[str, str]:
+    """The service's fields a restore changes: not the local wiring it keeps, so a service
+    that differs only there is not restarted for nothing."""
     prefix = f"service {service} "
-    return {k: v for k, v in values.items() if k.startswith(prefix)}
+    return {k: v for k, v in values.items() if k.startswith(prefix) and not _kept(k)}
+
+
+def _kept(field: str) -> bool:
+    if field.endswith((" command", " entry point", " image")):
+        return True
+    _, found, variable = field.rpartition(" env ")
+    return bool(found) and _is_wiring(variable)
 
 
 def _restore_locations(

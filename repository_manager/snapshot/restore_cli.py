@@ -3,6 +3,7 @@ snapshot's shape, then what still differs (the local stack's declared difference
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
@@ -16,6 +17,8 @@ from repository_manager.settings import StackSettings
 from repository_manager.snapshot.model import Snapshot, SnapshotError
 from repository_manager.snapshot.restore import check_reachable, registry_configs, restore
 
+HEALTHY_TIMEOUT_S = 300.0
+
 
 def checked(path: Path) -> Snapshot:
     """The snapshot, its registry entries valid and their repositories reachable: everything
@@ -23,6 +26,17 @@ def checked(path: Path) -> Snapshot:
     snapshot = Snapshot.read(path)
     check_reachable(registry_configs(snapshot))
     return snapshot
+
+
+def _wait_healthy(settings: StackSettings, timeout: float = HEALTHY_TIMEOUT_S) -> None:
+    """Restarted services are stable for ECS before Dagster answers: wait until it does."""
+    from repository_manager.devstack import health
+
+    began = time.monotonic()
+    while (problem := health.dagster(settings)) is not None:
+        if time.monotonic() - began > timeout:
+            raise SnapshotError(f"restored, but Dagster is not healthy: {problem}")
+        time.sleep(0.5)
 
 
 def run_restore(snapshot: Snapshot, settings: StackSettings, console: Console) -> None:
@@ -43,6 +57,7 @@ def run_restore(snapshot: Snapshot, settings: StackSettings, console: Console) -
         raise SnapshotError(f"the restored services did not become stable: {error}") from None
     except (ClientError, BotoCoreError) as error:
         raise SnapshotError(f"restore stopped: {error}") from None
+    _wait_healthy(settings)
     source = snapshot.environment.name
     if not remaining:
         console.print(f"restored: no differences from the snapshot of {source}")
