@@ -34,6 +34,17 @@ def _settings() -> StackSettings:
         raise typer.Exit(2) from None
 
 
+def _own_settings() -> StackSettings:
+    """This checkout's stack, which must be running; else one line and exit 1."""
+    settings = _settings()
+    try:
+        stackfile.require_own(settings)
+    except stackfile.StackError as error:
+        error_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    return settings
+
+
 @dev_app.command("up")
 def up(
     with_repos: Annotated[
@@ -87,13 +98,7 @@ def restore(
 ) -> None:
     """Bring the running stack to a snapshot's shape, then show what still differs."""
     wanted = _checked_snapshot(snapshot)
-    settings = _settings()
-    try:
-        stackfile.require_own(settings)
-    except stackfile.StackError as error:
-        error_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
-    _restore(wanted, settings)
+    _restore(wanted, _own_settings())
     _exit_at_once()
 
 
@@ -183,13 +188,7 @@ def logs(
 def env() -> None:
     """Print shell exports (endpoint, region, the administrator's keys) for any AWS tool:
     eval "$(dagster-ecs dev env)" and the aws CLI, terraform or a boto3 script use the stack."""
-    settings = _settings()
-    try:
-        stackfile.require_own(settings)
-    except stackfile.StackError as error:
-        error_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
-    typer.echo(credentials.shell_exports(settings), nl=False)
+    typer.echo(credentials.shell_exports(_own_settings()), nl=False)
 
 
 @dev_app.command("reset")

@@ -42,7 +42,7 @@ LOCAL_WIRING = frozenset(
 )
 """Variables that connect a task to this stack's own database, workspace and sync cadence: a
 restore keeps the local values (never production's database)."""
-_KEPT_TASK_DEFINITION_KEYS = (
+REGISTRABLE_KEYS = (
     "family",
     "taskRoleArn",
     "executionRoleArn",
@@ -54,6 +54,7 @@ _KEPT_TASK_DEFINITION_KEYS = (
     "runtimePlatform",
     "volumes",
 )
+"""What DescribeTaskDefinition returns that RegisterTaskDefinition takes back."""
 
 
 def registry_configs(snapshot: Snapshot) -> list[RepoConfig]:
@@ -175,7 +176,7 @@ def _restore_service(
 ) -> None:
     (live,) = ecs.describe_services(cluster=cluster, services=[service.name])["services"]
     current = ecs.describe_task_definition(taskDefinition=live["taskDefinition"])["taskDefinition"]
-    spec = {key: current[key] for key in _KEPT_TASK_DEFINITION_KEYS if key in current}
+    spec = {key: current[key] for key in REGISTRABLE_KEYS if key in current}
     shape = service.task_definition
     ports = port_map(
         [p for c in shape.containers for p in c.ports],

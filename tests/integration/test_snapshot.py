@@ -20,6 +20,7 @@ from repository_manager.snapshot.capture import take
 from repository_manager.snapshot.model import Snapshot, SnapshotError
 from repository_manager.snapshot.parity import fields
 from repository_manager.snapshot.reader import Reader
+from repository_manager.snapshot.restore import REGISTRABLE_KEYS
 from tests.integration.conftest import wait_for
 from tests.integration.repo_fixtures import commit_all, dagster_repo, git, url, write_assets
 from tests.integration.stack_fixtures import LocalStack, finished_run, started_stack
@@ -129,19 +130,7 @@ def test_parity_finds_exactly_the_fields_changed_since_the_snapshot(
 
 def _with_variable(ecs: Any, definition: dict[str, Any], name: str, value: str) -> str:
     """Registers ``definition`` again with one more environment variable in its first container."""
-    keys = (
-        "family",
-        "taskRoleArn",
-        "executionRoleArn",
-        "networkMode",
-        "containerDefinitions",
-        "requiresCompatibilities",
-        "cpu",
-        "memory",
-        "runtimePlatform",
-        "volumes",
-    )
-    spec = {key: definition[key] for key in keys if key in definition}
+    spec = {key: definition[key] for key in REGISTRABLE_KEYS if key in definition}
     spec["containerDefinitions"][0].setdefault("environment", []).append(
         {"name": name, "value": value}
     )
