@@ -107,12 +107,6 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
             }
         )
         raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
-        raw.update({f"{at} {lib} version": v for lib, v in location.dagster_versions.items()})
-    if snapshot.instance is not None:
-        instance = snapshot.instance
-        raw["instance dagster version"] = instance.dagster_version
-        raw["instance run launcher"] = instance.run_launcher
-        raw["instance run coordinator"] = instance.run_coordinator
     substitutions = identifiers(snapshot)
 
     def normal(key: str, text: str) -> str:
