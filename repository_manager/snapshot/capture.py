@@ -22,6 +22,7 @@ from dagster_code.dags_sync.manifest import (
 )
 from repository_manager.repos.config import RepoConfig
 from repository_manager.repos.registry import config_key
+from repository_manager.snapshot.instance import read_instance
 from repository_manager.snapshot.model import (
     ContainerShape,
     DagFile,
@@ -49,9 +50,11 @@ def take(
     cluster: str,
     bucket: str,
     endpoint: str | None,
-    run: tuple[str, str] | None = None,
+    webserver_url: str | None = None,
+    run_id: str | None = None,
 ) -> Snapshot:
-    """``run``: a run id and the webserver to read it from, for a snapshot that holds it."""
+    """``webserver_url``: the environment's Dagster, read for the instance, each location's
+    Dagster versions and, with ``run_id``, the run the snapshot holds."""
     arns = reader.pages("ecs", "ListServices", "serviceArns", cluster=cluster)
     if not arns:
         raise SnapshotError(
@@ -76,6 +79,26 @@ def take(
             if arn
         }
     )
+    locations = [
+        _location(reader, cluster, bucket, s)
+        for s in services
+        if s.name.startswith(LOCATION_PREFIX)
+    ]
+    instance = None
+    if webserver_url is not None:
+        instance, versions = read_instance(webserver_url, reader.env)
+        locations = [
+            loc.model_copy(update={"dagster_versions": versions.get(loc.name)}) for loc in locations
+        ]
+    if run_id is not None and webserver_url is None:
+        raise SnapshotError(
+            f"a run of environment {reader.env} is read from its Dagster webserver: "
+            "pass --webserver-url (the load balancer's URL)"
+        )
+    shape = _run(reader, bucket, run_id, webserver_url) if run_id and webserver_url else None
+    if shape is not None:
+        commits = {loc.name: loc.git_commit for loc in locations}
+        shape = shape.model_copy(update={"git_commit": commits.get(shape.location)})
     return Snapshot(
         taken_at=datetime.now(UTC),
         tool_version=version("dagster-ecs"),
@@ -89,12 +112,9 @@ def take(
         ),
         services=services,
         roles=[_role(reader, arn) for arn in role_arns],
-        locations=[
-            _location(reader, cluster, bucket, s)
-            for s in services
-            if s.name.startswith(LOCATION_PREFIX)
-        ],
-        run=_run(reader, bucket, *run) if run else None,
+        locations=locations,
+        instance=instance,
+        run=shape,
     )
 
 

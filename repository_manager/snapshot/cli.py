@@ -47,7 +47,10 @@ def snapshot_command(
     ] = None,
     webserver_url: Annotated[
         str | None,
-        typer.Option(help="With --run-id: the Dagster webserver to read it from (dev: its own)."),
+        typer.Option(
+            help="With --run-id: the Dagster webserver to read it from (default: dev's own; "
+            "local: the applied webserver_port; aws: `tofu output load_balancer_url`)."
+        ),
     ] = None,
 ) -> None:
     """What an environment runs, as a file (reads only; never a secret value)."""

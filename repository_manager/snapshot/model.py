@@ -108,6 +108,9 @@ class LocationShape(_Shape):
     dag_release: str | None = None
     """The content hash of the served tree: equal files, equal release, in any environment."""
     dag_files: list[DagFile] = Field(default_factory=list)
+    dagster_versions: dict[str, str] | None = None
+    """Each Dagster library its code server runs, with its version (as the webserver sees it);
+    ``None`` where that is unknown: no webserver was asked, or the location was not loaded."""
 
 
 class RunShape(_Shape):
@@ -128,8 +131,21 @@ class RunShape(_Shape):
     dag_deployment: str = "image"
     dag_release: str | None = None
     """The content hash of the DAG deployment the run was pinned to (``None``: the image's)."""
+    git_commit: str | None = None
+    """The commit its location's image was built from when the snapshot was taken (``None``
+    for the platform's own location)."""
     failure: str | None = None
     """The first failed step and its error's first line, for a run that failed."""
+
+
+class InstanceShape(_Shape):
+    """The Dagster instance, as the webserver reports it."""
+
+    dagster_version: str
+    run_launcher: dict[str, Any] = Field(default_factory=dict)
+    """``module``, ``class`` and ``config`` as ``dagster.yaml`` writes them (secret-looking
+    values and ``NAME=value`` values left out)."""
+    run_coordinator: dict[str, Any] = Field(default_factory=dict)
 
 
 class EnvironmentShape(_Shape):
@@ -149,6 +165,8 @@ class Snapshot(_Shape):
     services: list[ServiceShape]
     roles: list[RoleShape]
     locations: list[LocationShape]
+    instance: InstanceShape | None = None
+    """``None`` when the snapshot was taken without a webserver to ask."""
     run: RunShape | None = None
 
     @computed_field  # type: ignore[prop-decorator]
@@ -171,6 +189,12 @@ class Snapshot(_Shape):
             f"({len(loc.dag_files)} file(s)), registry entry {'yes' if loc.registry else 'none'}"
             for loc in self.locations
         ]
+        if self.instance is not None:
+            launcher = self.instance.run_launcher.get("class", "unknown")
+            lines.append(
+                f"instance: Dagster {self.instance.dagster_version}, run launcher {launcher}, "
+                "Dagster library versions per location"
+            )
         if self.run is not None:
             lines.append(
                 f"run {self.run.run_id}: job {self.run.job} of location {self.run.location}, "

@@ -107,6 +107,13 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
             }
         )
         raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
+        libraries = location.dagster_versions or {}
+        raw.update({f"{at} library {lib} version": v for lib, v in libraries.items()})
+    if snapshot.instance is not None:
+        instance = snapshot.instance
+        raw["instance dagster version"] = instance.dagster_version
+        raw["instance run launcher"] = instance.run_launcher
+        raw["instance run coordinator"] = instance.run_coordinator
     substitutions = identifiers(snapshot)
 
     def normal(key: str, text: str) -> str:
@@ -154,10 +161,18 @@ def _role_name(arn: str | None) -> str | None:
 
 
 def compare(left: Snapshot, right: Snapshot) -> list[Difference]:
-    """Every field whose value differs, or that only one side has, sorted by field."""
+    """Every field whose value differs, or that only one side has, sorted by field. A location's
+    library versions are compared only where both sides know them (a location that was loading
+    when its snapshot was taken reports none)."""
     ours, theirs = fields(left), fields(right)
+    unknown = tuple(
+        f"location {loc.name} library "
+        for side in (left, right)
+        for loc in side.locations
+        if loc.dagster_versions is None
+    )
     return [
         Difference(key, ours.get(key, ABSENT), theirs.get(key, ABSENT))
         for key in sorted(ours.keys() | theirs.keys())
-        if ours.get(key) != theirs.get(key)
+        if ours.get(key) != theirs.get(key) and not key.startswith(unknown)
     ]

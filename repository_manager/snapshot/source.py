@@ -29,21 +29,14 @@ class SnapshotSource:
     webserver_url: str | None = None
 
     def snapshot(self, run_id: str | None = None) -> Snapshot:
-        run = None
-        if run_id is not None:
-            if self.webserver_url is None:
-                raise SnapshotError(
-                    f"a run of environment {self.env} is read from its Dagster webserver: "
-                    "pass --webserver-url (the load balancer's URL)"
-                )
-            run = (run_id, self.webserver_url)
         return take(
             self.reader,
             region=self.region,
             cluster=self.cluster,
             bucket=self.bucket,
             endpoint=self.endpoint,
-            run=run,
+            webserver_url=self.webserver_url,
+            run_id=run_id,
         )
 
 
@@ -63,7 +56,9 @@ def open_source(
                 Reader(dev.client, env),
                 webserver_url or StackSettings.from_env().webserver_url,
             )
-        target = tofu_target(InfraRunner(env, emulator_url=emulator_url, stream=False))
+        runner = InfraRunner(env, emulator_url=emulator_url, stream=False)
+        target = tofu_target(runner)
+        webserver_url = webserver_url or _tofu_webserver(runner)
     except (environments.TargetError, DeployError, InfraError) as error:
         raise SnapshotError(str(error)) from None
     platform = target.platform
@@ -80,3 +75,13 @@ def open_source(
         Reader(client, env),
         webserver_url,
     )
+
+
+def _tofu_webserver(runner: InfraRunner) -> str | None:
+    """The environment's Dagster webserver: locally on loopback at its applied port; on AWS
+    behind the load balancer (``tofu output load_balancer_url``)."""
+    if runner.env == "local":
+        port = runner.variables.get("webserver_port")
+        return f"http://127.0.0.1:{port}" if port else None
+    url = runner.outputs().get("load_balancer_url")
+    return str(url) if url else None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dagster
 import pytest
 
 from repository_manager.dagster_api import DagsterApi
@@ -54,11 +55,18 @@ def _parity(stack: LocalStack, snapshot: Path) -> tuple[int, list[dict[str, str]
 def test_a_snapshot_holds_the_stack_s_shape_and_no_secret_value(
     stack: LocalStack, tmp_path: Path
 ) -> None:
+    api = DagsterApi(stack.url("webserver"))
+    wait_for(lambda: api.location_statuses().get("main") == "LOADED", 120, "main to load")
     out = tmp_path / "snapshot.json"
     snapshot = _snapshot(stack, out)
     assert [s.name for s in snapshot.services] == ["cl-main", "daemon", "webserver"]
     (main,) = snapshot.locations
     assert (main.name, main.dag_deployment, main.dag_files) == ("main", "image", [])
+    assert snapshot.instance is not None
+    assert snapshot.instance.dagster_version == dagster.__version__
+    assert main.dagster_versions is not None
+    assert main.dagster_versions["dagster"] == dagster.__version__
+    assert snapshot.instance.run_launcher["class"] == "EcsRunLauncher"
     served = stack.client("ecs").list_tasks(cluster=CLUSTER_NAME, serviceName="cl-main")
     assert main.served_by == [arn.rsplit("/", 1)[-1] for arn in served["taskArns"]]
     code_server = snapshot.services[0].task_definition

@@ -180,3 +180,71 @@ def test_a_snapshot_of_another_format_or_no_snapshot_is_refused(tmp_path: Path) 
     path.write_text(json.dumps(document))
     with pytest.raises(SnapshotError, match="is not a valid snapshot: services: Field required"):
         Snapshot.read(path)
+
+
+def test_dagster_versions_and_run_launcher_settings_are_compared() -> None:
+    from repository_manager.snapshot.model import InstanceShape
+
+    launcher = {
+        "module": "dagster_aws.ecs",
+        "class": "EcsRunLauncher",
+        "config": {"task_definition": "arn:aws:ecs:ap-southeast-2:{account}:task-definition/x"},
+    }
+
+    def with_instance(snapshot: Snapshot, version: str, sidecars: bool) -> Snapshot:
+        config = {
+            **launcher["config"],  # type: ignore[dict-item]
+            "include_sidecars": sidecars,
+        }
+        changed = snapshot.model_copy(deep=True)
+        changed.instance = InstanceShape(
+            dagster_version=version,
+            run_launcher={**launcher, "config": config},
+            run_coordinator={"class": "QueuedRunCoordinator"},
+        )
+        changed.locations[0].dagster_versions = {"dagster": version, "dagster-aws": "0.29.27"}
+        return changed
+
+    same = compare(
+        with_instance(PRODUCTION, "1.13.27", False), with_instance(LOCAL, "1.13.27", False)
+    )
+    assert same == []
+    found = {
+        d.field
+        for d in compare(
+            with_instance(PRODUCTION, "1.13.27", False), with_instance(LOCAL, "1.13.28", True)
+        )
+    }
+    assert found == {
+        "instance dagster version",
+        "instance run launcher",
+        "location main library dagster version",
+    }
+
+
+def test_library_versions_of_a_location_that_was_not_loaded_are_not_compared() -> None:
+    loaded = PRODUCTION.model_copy(deep=True)
+    loaded.locations[0].dagster_versions = {"dagster": "1.13.27"}
+    loading = LOCAL.model_copy(deep=True)
+    loading.locations[0].dagster_versions = None
+    assert compare(loaded, loading) == []
+    older = LOCAL.model_copy(deep=True)
+    older.locations[0].dagster_versions = {"dagster": "1.13.26"}
+    assert [d.field for d in compare(loaded, older)] == ["location main library dagster version"]
+
+
+def test_the_instance_s_settings_keep_no_secret_value() -> None:
+    from repository_manager.snapshot.instance import MASKED, masked
+
+    config = {
+        "password": "hunter2",
+        "postgres_db": {"password": {"env": "DAGSTER_PG_PASSWORD"}, "hostname": "db"},
+        "env_vars": ["PLAIN", "API_TOKEN=abc123"],
+        "secrets": ["arn:aws:secretsmanager:ap-southeast-2:1:secret:x"],
+    }
+    assert masked(config) == {
+        "password": MASKED,
+        "postgres_db": {"password": {"env": "DAGSTER_PG_PASSWORD"}, "hostname": "db"},
+        "env_vars": ["PLAIN", f"API_TOKEN={MASKED}"],
+        "secrets": ["arn:aws:secretsmanager:ap-southeast-2:1:secret:x"],
+    }

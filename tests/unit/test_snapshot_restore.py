@@ -104,3 +104,20 @@ def test_replay_refuses_a_snapshot_without_the_run_asked_for() -> None:
     assert the_run(held, None) is run
     with pytest.raises(SnapshotError, match="holds run abc, not xyz: take it again with RUN_ID"):
         the_run(held, "xyz")
+
+
+def test_a_run_on_the_image_s_dags_replays_only_on_an_image_of_the_same_commit() -> None:
+    from repository_manager.snapshot.model import RunShape
+    from repository_manager.snapshot.replay import image_mismatch
+
+    recorded, other = "a" * 40, "b" * 40
+    run = RunShape(run_id="r1", status="FAILURE", location="ledger", job="j", git_commit=recorded)
+    assert image_mismatch(run, recorded) is None
+    assert image_mismatch(run, other) == (
+        "run r1 ran on ledger's image of commit aaaaaaaaaaaa, and ledger here is at commit "
+        "bbbbbbbbbbbb: restore the snapshot first (`make dev SNAPSHOT=…`), or replay on what it "
+        "serves now with --latest"
+    )
+    assert "and ledger here is not registered:" in (image_mismatch(run, None) or "")
+    platform_run = run.model_copy(update={"git_commit": None, "location": "main"})
+    assert image_mismatch(platform_run, None) is None
