@@ -136,6 +136,30 @@ def _secret_resources() -> None:
     SecretsManagerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+_LOG_STREAM_ACTIONS = frozenset({"PutLogEvents", "GetLogEvents", "DeleteLogStream"})
+"""CloudWatch Logs actions authorised against the log stream's ARN; the others that name a log
+group, against the group's (the Service Authorization Reference's resource types)."""
+
+
+def _log_resources() -> None:
+    """moto evaluates CloudWatch Logs calls against resource ``*``: an execution role allowed
+    ``logs:CreateLogStream`` on its stack's log groups only (``log-group:/stack/*``), as
+    least privilege writes it, is denied. AWS authorises against the group's or stream's ARN."""
+    from moto.logs.responses import LogsResponse
+
+    def _determine_resource(self: Any) -> str:
+        group = self._get_param("logGroupName")
+        if not group:
+            return "*"
+        arn = f"arn:aws:logs:{self.region}:{self.current_account}:log-group:{group}"
+        stream = self._get_param("logStreamName")
+        if stream and self._get_action() in _LOG_STREAM_ACTIONS:
+            return f"{arn}:log-stream:{stream}"
+        return arn
+
+    LogsResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Before moto's models are imported (the region table is read at import)."""
     global _installed
@@ -146,4 +170,5 @@ def install() -> None:
     _managed_policies_in_the_aws_partition_only()
     _cloud_map_namespace_from_dns_config()
     _secret_resources()
+    _log_resources()
     _installed = True

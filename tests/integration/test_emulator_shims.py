@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import running_emulator
+from tests.integration.conftest import enforcing_emulator, iam_user, running_emulator
 from tests.integration.test_ecs_local_shims import plain_emulator
 
 __all__ = ["plain_emulator"]
@@ -129,7 +129,7 @@ def test_one_region_table_answers_as_plain_moto(emulator: str, plain_emulator: s
     assert (regions, zones) == _regions_and_zones(plain_emulator)
 
 
-def _policy(action: str, resource: str) -> dict[str, Any]:
+def _policy(action: str | list[str], resource: str) -> dict[str, Any]:
     statement = {"Effect": "Allow", "Action": action, "Resource": resource}
     return {"Version": "2012-10-17", "Statement": [statement]}
 
@@ -196,3 +196,38 @@ def test_plain_moto_denies_a_secret_granted_by_its_arn() -> None:
         reader, _, granted, _ = _secret_reader(url)
         with pytest.raises(ClientError, match="AccessDenied"):
             reader.get_secret_value(SecretId=granted)
+
+
+def _log_writer(url: str) -> Any:
+    """With IAM enforced: a writer allowed to create streams and put events in the log groups
+    under ``/stack/`` only, as an execution role scoped to its stack's log groups is."""
+    admin = iam_user(url, None, "admin", policy=_policy("*", "*"))
+    logs = admin.client("logs", endpoint_url=url)
+    for group in ("/stack/code-locations/a", "/other/code-locations/a"):
+        logs.create_log_group(logGroupName=group)
+    scoped = _policy(
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "arn:aws:logs:ap-southeast-2:*:log-group:/stack/*",
+    )
+    return iam_user(url, admin, "writer", policy=scoped).client("logs", endpoint_url=url)
+
+
+def _write(logs: Any, group: str) -> None:
+    logs.create_log_stream(logGroupName=group, logStreamName="s/c/1")
+    event = {"timestamp": 1, "message": "m"}
+    logs.put_log_events(logGroupName=group, logStreamName="s/c/1", logEvents=[event])
+
+
+def test_a_log_group_s_own_arn_is_what_iam_evaluates() -> None:
+    with enforcing_emulator() as url:
+        writer = _log_writer(url)
+        _write(writer, "/stack/code-locations/a")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            writer.create_log_stream(logGroupName="/other/code-locations/a", logStreamName="x")
+
+
+def test_plain_moto_denies_a_log_group_granted_by_its_arn() -> None:
+    with enforcing_emulator("--no-ecs-hook") as url:
+        writer = _log_writer(url)
+        with pytest.raises(ClientError, match="AccessDenied"):
+            _write(writer, "/stack/code-locations/a")
