@@ -104,7 +104,9 @@ def image_from_manifest(reference: str, manifest: str) -> Image | None:
 
 
 def pull_from_ecr(ecr: Any, reference: str) -> Image | None:
-    """``BatchGetImage`` of an ECR reference; None when it is no ECR image of the emulator."""
+    """``BatchGetImage`` of an ECR reference; None when it is no ECR image of the emulator.
+    A pull the execution role may not make fails the task, as on ECS (never a fallback to a
+    built-in image)."""
     match = ECR_REFERENCE.match(reference)
     if match is None:
         return None
@@ -115,7 +117,14 @@ def pull_from_ecr(ecr: Any, reference: str) -> Image | None:
     )
     try:
         found = ecr.batch_get_image(repositoryName=match["repository"], imageIds=[image_id])
-    except Exception:
+    except Exception as error:
+        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+        if code.startswith("AccessDenied"):
+            raise LookupError(
+                "CannotPullContainerError: pull image manifest has been retried 1 time(s): "
+                f"failed to resolve ref {reference}: 403 Forbidden (the execution role may not "
+                f"ecr:BatchGetImage on repository {match['repository']})"
+            ) from None
         return None
     images = found.get("images") or []
     if not images:

@@ -160,6 +160,22 @@ def _log_resources() -> None:
     LogsResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+def _ecr_resources() -> None:
+    """moto evaluates ECR calls against resource ``*``: an execution role allowed to pull from
+    its own repositories only (``repository/stack-repos/*``) is denied the pull. AWS
+    authorises calls that name a repository against its ARN."""
+    from moto.ecr.responses import ECRResponse
+
+    def _determine_resource(self: Any) -> str:
+        repository = self._get_param("repositoryName")
+        if not repository:
+            return "*"
+        account = self._get_param("registryId") or self.current_account
+        return f"arn:aws:ecr:{self.region}:{account}:repository/{repository}"
+
+    ECRResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Before moto's models are imported (the region table is read at import)."""
     global _installed
@@ -171,4 +187,5 @@ def install() -> None:
     _cloud_map_namespace_from_dns_config()
     _secret_resources()
     _log_resources()
+    _ecr_resources()
     _installed = True

@@ -231,3 +231,43 @@ def test_plain_moto_denies_a_log_group_granted_by_its_arn() -> None:
         writer = _log_writer(url)
         with pytest.raises(ClientError, match="AccessDenied"):
             _write(writer, "/stack/code-locations/a")
+
+
+def _image_puller(url: str) -> Any:
+    """With IAM enforced: a puller allowed ecr:BatchGetImage on the repositories under
+    ``stack-repos/`` only, as an execution role scoped to its stack's repositories is."""
+    admin = iam_user(url, None, "admin", policy=_policy("*", "*"))
+    ecr = admin.client("ecr", endpoint_url=url)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {},
+            "layers": [],
+        }
+    )
+    for repository in ("stack-repos/a", "other-repos/a"):
+        ecr.create_repository(repositoryName=repository)
+        ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag="v1")
+    scoped = _policy("ecr:BatchGetImage", "arn:aws:ecr:ap-southeast-2:*:repository/stack-repos/*")
+    return iam_user(url, admin, "puller", policy=scoped).client("ecr", endpoint_url=url)
+
+
+def _pull(ecr: Any, repository: str) -> int:
+    found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "v1"}])
+    return len(found["images"])
+
+
+def test_an_ecr_repository_s_own_arn_is_what_iam_evaluates() -> None:
+    with enforcing_emulator() as url:
+        puller = _image_puller(url)
+        assert _pull(puller, "stack-repos/a") == 1
+        with pytest.raises(ClientError, match="AccessDenied"):
+            _pull(puller, "other-repos/a")
+
+
+def test_plain_moto_denies_an_ecr_repository_granted_by_its_arn() -> None:
+    with enforcing_emulator("--no-ecs-hook") as url:
+        puller = _image_puller(url)
+        with pytest.raises(ClientError, match="AccessDenied"):
+            _pull(puller, "stack-repos/a")
