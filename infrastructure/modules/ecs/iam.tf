@@ -1,9 +1,11 @@
 # Roles, least privilege:
 #   execution role: pull this one ECR repository, write to this stack's log groups, read the
 #                   database secret. Shared by every task definition of the stack.
-#   webserver role: read system/ and the compute logs (repos/*/logs/) in the bucket.
-#   daemon role:    launch (and tag at launch)/stop/describe run tasks in this cluster, pass the
-#                   run roles, read/write system/ and the compute logs in the bucket.
+#   webserver role: discover the code locations in Cloud Map, read system/ and the compute logs
+#                   (repos/*/logs/) in the bucket.
+#   daemon role:    discover the code locations, launch (and tag at launch)/stop/describe run
+#                   tasks in this cluster, pass the run roles, read/write system/ and the
+#                   compute logs in the bucket.
 #   run role:       read/write system/ (compute logs, IO managers of the platform).
 #   code locations: each its own role, limited to repos/{name}/* (module code_location).
 
@@ -58,7 +60,19 @@ resource "aws_iam_role" "webserver" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
+# The workspace both render: the code locations registered in Cloud Map (these actions take
+# no resource ARN).
+data "aws_iam_policy_document" "discovery" {
+  statement {
+    sid       = "DiscoverCodeLocations"
+    actions   = ["servicediscovery:DiscoverInstances", "servicediscovery:ListNamespaces", "servicediscovery:ListServices"]
+    resources = ["*"]
+  }
+}
+
 data "aws_iam_policy_document" "webserver" {
+  source_policy_documents = [data.aws_iam_policy_document.discovery.json]
+
   statement {
     sid       = "ListSystemAndComputeLogs"
     actions   = ["s3:ListBucket"]
@@ -117,7 +131,10 @@ resource "aws_iam_role" "daemon" {
 }
 
 data "aws_iam_policy_document" "daemon" {
-  source_policy_documents = [data.aws_iam_policy_document.system_rw.json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.system_rw.json,
+    data.aws_iam_policy_document.discovery.json,
+  ]
 
   statement {
     sid       = "ListComputeLogs"
