@@ -483,7 +483,9 @@ def drain_services(settings: StackSettings, console: Console) -> int:
         ecs.update_service(cluster=CLUSTER_NAME, service=arn, desiredCount=0)
         ecs.delete_service(cluster=CLUSTER_NAME, service=arn, force=True)
     for arn in task_arns:
-        ecs.stop_task(cluster=CLUSTER_NAME, task=arn, reason="make stop")
+        # A service's task may be gone between ListTasks and StopTask (its service deleted).
+        with contextlib.suppress(ecs.exceptions.InvalidParameterException):
+            ecs.stop_task(cluster=CLUSTER_NAME, task=arn, reason="make stop")
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     runtime_alive = c.ECS_RUNTIME in running_components(settings)
     while task_arns and runtime_alive and time.monotonic() < deadline:
