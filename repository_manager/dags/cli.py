@@ -13,10 +13,17 @@ from rich.table import Table
 from repository_manager.cli_support import new_app
 from repository_manager.dags import history, status
 from repository_manager.dags.errors import DagsError
-from repository_manager.dags.publish import Published, check_source, git_commit, publish
+from repository_manager.dags.publish import (
+    Published,
+    check_not_nested,
+    check_source,
+    git_commit,
+    publish,
+)
 from repository_manager.dags.rollback import rollback
 from repository_manager.dags.target import DagsTarget, dags_target
 from repository_manager.repos.names import validate_repo_name
+from repository_manager.repos.registry import Registry
 from repository_manager.settings import project_root
 
 dags_app = new_app("DAG deployments: upload to S3, roll back, see what each location serves.")
@@ -109,6 +116,10 @@ def deploy(
             if not folders:
                 raise DagsError("no dags/<location>/ folder matches a running code location")
         checked = {name: check_source(folder) for name, folder in folders.items()}
+        registry = Registry(target.s3, target.bucket)
+        for name, files in checked.items():
+            entry = registry.get(name)
+            check_not_nested(folders[name], files, entry[0].dags_dir if entry else None)
         for name, files in checked.items():
             published = publish(
                 target.s3, target.bucket, name, files, commit=git_commit(folders[name])

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -49,6 +49,20 @@ def check_source(source: Path) -> dict[str, Path]:
                 f"{source / relative}:{error.lineno}: SyntaxError: {error.msg}; nothing deployed"
             ) from None
     return files
+
+
+def check_not_nested(source: Path, files: dict[str, Path], package: str | None) -> None:
+    """A repository's deployment holds its ``dags_dir`` package's own files: a source that
+    holds the package folder itself (``pkg/…`` and nothing beside it) would be served as
+    ``pkg/pkg/…``, which its definitions never import."""
+    if package is None:
+        return
+    tops = {PurePosixPath(relative).parts[0] for relative in files}
+    if tops == {package} and (source / package).is_dir():
+        raise DagsError(
+            f"{source} holds the package folder {package}/ itself: pass --source "
+            f"{source / package} (the files of the repository's dags_dir); nothing deployed"
+        )
 
 
 def git_commit(source: Path) -> str | None:

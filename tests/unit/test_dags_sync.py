@@ -239,3 +239,19 @@ def test_the_agent_uses_its_own_key_only_when_the_task_injects_both_halves() -> 
     assert agent_credentials(both) == ("AKIA1", "s")
     with pytest.raises(MissingSetting, match="DAG_SYNC_AWS_SECRET_ACCESS_KEY is not set"):
         agent_credentials({"DAG_SYNC_AWS_ACCESS_KEY_ID": "AKIA1"})
+
+
+def test_a_repository_s_package_folder_itself_is_refused_as_its_deployment(
+    tmp_path: Path,
+) -> None:
+    from repository_manager.dags.publish import check_not_nested
+
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "definitions.py").write_text("x = 1\n")
+    files = check_source(tmp_path)
+    with pytest.raises(DagsError, match=r"holds the package folder ledger/ itself: pass --source"):
+        check_not_nested(tmp_path, files, "ledger")
+    check_not_nested(tmp_path / "ledger", check_source(tmp_path / "ledger"), "ledger")
+    check_not_nested(tmp_path, files, None)
+    (tmp_path / "helpers.py").write_text("y = 2\n")
+    check_not_nested(tmp_path, check_source(tmp_path), "ledger")
