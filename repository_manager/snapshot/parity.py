@@ -18,6 +18,26 @@ VERBATIM = (" image", "_IMAGE")
 """Fields compared as they are: an image reference names an artefact, not an environment, even
 where it contains the stack's name."""
 _SECRET_SUFFIX = re.compile(r"(:secret:[^:]+)-[A-Za-z0-9]{6}(?=$|:)")
+LOCAL_WIRING = frozenset(
+    {
+        "DAGSTER_POSTGRES_HOST",
+        "DAGSTER_POSTGRES_PORT",
+        "DAGSTER_POSTGRES_DB",
+        "DAGSTER_POSTGRES_USER",
+        "DAGSTER_WORKSPACE_FILE",
+        "DAGSTER_WORKSPACE_RELOAD_URL",
+        "DAGSTER_WORKSPACE_REFRESH_SECONDS",
+        "DAG_SYNC_INTERVAL",
+    }
+)
+"""Variables that connect a task to its environment's own database, workspace and sync cadence:
+a restore keeps the local values (never production's database), and parity compares only that
+each is set."""
+DATABASE_SECRET = "DAGSTER_POSTGRES_PASSWORD"
+OWN = "{own}"
+"""A value that is each environment's own: the database's address and secret, the workspace
+file, the rolling-deployment percentages (locally 0/100: tasks share the host's ports). A
+registry entry's gRPC port (which a shared host assigns) is not compared at all."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +77,8 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
             {
                 f"{base} desired count": service.desired_count,
                 f"{base} launch type": service.launch_type,
-                f"{base} minimum healthy percent": service.minimum_healthy_percent,
-                f"{base} maximum percent": service.maximum_percent,
+                f"{base} minimum healthy percent": OWN,
+                f"{base} maximum percent": OWN,
                 f"{base} circuit breaker": [service.circuit_breaker, service.rollback],
                 f"{base} cloud map": service.cloud_map,
                 f"{base} scaling": service.scaling.model_dump() if service.scaling else None,
@@ -84,10 +104,17 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
                     f"{at} log group": container.log_group,
                 }
             )
-            raw.update({f"{at} env {k}": v for k, v in container.environment.items()})
             raw.update(
                 {
-                    f"{at} secret {k}": _SECRET_SUFFIX.sub(r"\1", v)
+                    f"{at} env {k}": OWN if k in LOCAL_WIRING else v
+                    for k, v in container.environment.items()
+                }
+            )
+            raw.update(
+                {
+                    f"{at} secret {k}": OWN
+                    if k == DATABASE_SECRET
+                    else _SECRET_SUFFIX.sub(r"\1", v)
                     for k, v in container.secrets.items()
                 }
             )
@@ -106,7 +133,13 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
                 f"{at} dag release": location.dag_release or "image",
             }
         )
-        raw.update({f"{at} registry {k}": v for k, v in (location.registry or {}).items()})
+        raw.update(
+            {
+                f"{at} registry {k}": v
+                for k, v in (location.registry or {}).items()
+                if k != "grpc_port"
+            }
+        )
         libraries = location.dagster_versions or {}
         raw.update({f"{at} library {lib} version": v for lib, v in libraries.items()})
     if snapshot.instance is not None:
@@ -114,7 +147,9 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
         raw["instance dagster version"] = instance.dagster_version
         raw["instance run launcher"] = instance.run_launcher
         raw["instance run coordinator"] = instance.run_coordinator
-    substitutions = identifiers(snapshot)
+    substitutions = sorted(
+        [*identifiers(snapshot), *_own_names(snapshot)], key=lambda p: len(p[0]), reverse=True
+    )
 
     def normal(key: str, text: str) -> str:
         text = _SECRET_SUFFIX.sub(r"\1", text)
@@ -126,10 +161,34 @@ def fields(snapshot: Snapshot) -> dict[str, str]:
         return text
 
     return {
-        normal("", key): _text(value) if key.endswith(VERBATIM) else normal(key, _text(value))
+        normal("", key): _image(_text(value))
+        if key.endswith(VERBATIM)
+        else normal(key, _text(value))
         for key, value in raw.items()
         if value is not None
     }
+
+
+def _image(reference: str) -> str:
+    """An image by its digest where it has one: the same artefact, whichever registry
+    repository (named after each environment's stack) holds it."""
+    return reference.rsplit("@", 1)[1] if "@sha256:" in reference else reference
+
+
+def _own_names(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """The environment's database secret (its ARN without the random suffix) and workspace
+    file, as placeholders: what the roles' grants and the commands name of them."""
+    found = []
+    for service in snapshot.services:
+        for container in service.task_definition.containers:
+            source = container.secrets.get(DATABASE_SECRET)
+            if source is not None:
+                arn = _SECRET_SUFFIX.sub(r"\1", ":".join(source.split(":")[:7]))
+                found.append((arn, "{database secret}"))
+            workspace = container.environment.get("DAGSTER_WORKSPACE_FILE")
+            if workspace:
+                found.append((workspace, "{workspace file}"))
+    return sorted(set(found))
 
 
 def grants(document: dict[str, Any]) -> list[str]:

@@ -18,30 +18,17 @@ from typing import Any
 from repository_manager.dags import status
 from repository_manager.dags.publish import publish
 from repository_manager.repos import git, manager, resources
+from repository_manager.repos.batch import add_configs
 from repository_manager.repos.config import RepoConfig
 from repository_manager.repos.errors import RepoError
 from repository_manager.snapshot.model import LocationShape, ServiceShape, Snapshot, SnapshotError
-from repository_manager.snapshot.parity import Difference, compare, fields
+from repository_manager.snapshot.parity import LOCAL_WIRING, Difference, compare, fields
 from repository_manager.snapshot.restore_iam import restore_role, restore_secrets
 from repository_manager.snapshot.source import SnapshotSource
 from repository_manager.snapshot.translate import Translator, port_map
 
 Progress = Callable[[str], None]
 SERVED_TIMEOUT_S = 180.0
-LOCAL_WIRING = frozenset(
-    {
-        "DAGSTER_POSTGRES_HOST",
-        "DAGSTER_POSTGRES_PORT",
-        "DAGSTER_POSTGRES_DB",
-        "DAGSTER_POSTGRES_USER",
-        "DAGSTER_WORKSPACE_FILE",
-        "DAGSTER_WORKSPACE_RELOAD_URL",
-        "DAGSTER_WORKSPACE_REFRESH_SECONDS",
-        "DAG_SYNC_INTERVAL",
-    }
-)
-"""Variables that connect a task to this stack's own database, workspace and sync cadence: a
-restore keeps the local values (never production's database)."""
 REGISTRABLE_KEYS = (
     "family",
     "taskRoleArn",
@@ -96,15 +83,17 @@ def restore(
     source: SnapshotSource,
     target: manager.RepoTarget,
     progress: Progress,
+    settle: Callable[[], None] = lambda: None,
 ) -> list[Difference]:
-    """Makes the environment ``source`` reads match ``snapshot``; returns what still differs."""
+    """Makes the environment ``source`` reads match ``snapshot``; returns what still differs,
+    read once ``settle`` returns (Dagster answering again after its services rolled)."""
     configs = registry_configs(snapshot)
     check_reachable(configs)
     _restore_locations(snapshot, configs, target, progress)
     local = source.snapshot()
     translate = Translator.between(snapshot, local)
     client = target.client
-    restore_secrets(client("secretsmanager"), snapshot, translate, progress)
+    restore_secrets(client("secretsmanager"), snapshot, local, translate, progress)
     for role in snapshot.roles:
         restore_role(client("iam"), role, translate, local.environment.account, progress)
     ecs = client("ecs")
@@ -119,7 +108,9 @@ def restore(
         if _service_fields(theirs, service.name) == _service_fields(mine, service.name):
             continue
         _restore_service(ecs, local.environment.cluster, service, here, translate)
-        _restore_scaling(client("application-autoscaling"), local.environment.cluster, service)
+        _restore_scaling(
+            client("application-autoscaling"), local.environment.cluster, service, translate
+        )
         rolled.append(service.name)
         progress(f"service {service.name}: task definition and settings as in the snapshot")
     if rolled:
@@ -129,6 +120,7 @@ def restore(
             services=rolled,
             WaiterConfig={"Delay": 2, "MaxAttempts": 150},
         )
+    settle()
     mine_locations = {loc.name: loc for loc in source.snapshot().locations}
     for location in snapshot.locations:
         present = mine_locations.get(location.name)
@@ -160,6 +152,7 @@ def _restore_locations(
         if name not in wanted:
             progress(f"removing {name}: the snapshot has no such repository")
             manager.remove_repo(target, name, purge=False, progress=progress)
+    missing = []
     for config in configs:
         found = registry.get(config.name)
         if found is not None and found[0].commit == config.commit:
@@ -168,7 +161,8 @@ def _restore_locations(
             progress(f"removing {config.name}: registered at another commit")
             manager.remove_repo(target, config.name, purge=False, progress=progress)
         progress(f"adding {config.name} at {(config.commit or config.branch)[:12]}")
-        manager.add_config(target, config, progress, pin=config.commit)
+        missing.append(config)
+    add_configs(target, missing, progress)
 
 
 def _restore_service(
@@ -266,13 +260,16 @@ def _secret_source(translate: Translator, source: str) -> str:
     return local + source[len(arn) :]
 
 
-def _restore_scaling(autoscaling: Any, cluster: str, service: ServiceShape) -> None:
+def _restore_scaling(
+    autoscaling: Any, cluster: str, service: ServiceShape, translate: Translator
+) -> None:
     resource = f"service/{cluster}/{service.name}"
     dimension = resources.DIMENSION
     existing = autoscaling.describe_scaling_policies(
         ServiceNamespace="ecs", ResourceId=resource, ScalableDimension=dimension
     ).get("ScalingPolicies", [])
-    wanted = {p.name: p for p in service.scaling.policies} if service.scaling else {}
+    policies = service.scaling.policies if service.scaling else []
+    wanted = {translate.text(p.name): p for p in policies}
     for policy in existing:
         if policy["PolicyName"] not in wanted:
             autoscaling.delete_scaling_policy(
@@ -297,9 +294,9 @@ def _restore_scaling(autoscaling: Any, cluster: str, service: ServiceShape) -> N
         MinCapacity=service.scaling.min_capacity,
         MaxCapacity=service.scaling.max_capacity,
     )
-    for policy in wanted.values():
+    for name, policy in wanted.items():
         autoscaling.put_scaling_policy(
-            PolicyName=policy.name,
+            PolicyName=name,
             ServiceNamespace="ecs",
             ResourceId=resource,
             ScalableDimension=dimension,

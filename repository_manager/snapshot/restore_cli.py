@@ -50,6 +50,7 @@ def run_restore(snapshot: Snapshot, settings: StackSettings, console: Console) -
             open_source("dev"),
             dev_target(settings),
             lambda line: console.print(f"  [dim]…[/dim] {line}"),
+            settle=lambda: _wait_healthy(settings),
         )
     except (RepoError, DagsError) as error:
         raise SnapshotError(str(error)) from None

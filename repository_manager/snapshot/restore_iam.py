@@ -22,29 +22,51 @@ def _same(left: dict[str, Any], right: dict[str, Any]) -> bool:
 
 
 def restore_secrets(
-    sm: Any, snapshot: Snapshot, translate: Translator, progress: Callable[[str], None]
+    sm: Any,
+    snapshot: Snapshot,
+    local: Snapshot,
+    translate: Translator,
+    progress: Callable[[str], None],
 ) -> None:
-    """Maps each named secret to the local one of the same name, creating it (with a
-    placeholder value) where it is missing; the ARNs' random suffixes join ``translate``."""
+    """Maps each named secret to the local one: the secret the local container already names
+    under the same variable (its own database password, whatever production's is called), else
+    the local secret of the same name, created (with a placeholder value) where it is missing.
+    The ARNs join ``translate``, so the roles' grants name the local secrets."""
+    named = {
+        (service.name, container.name, variable): _arn(source)
+        for service in local.services
+        for container in service.task_definition.containers
+        for variable, source in container.secrets.items()
+        if ":secretsmanager:" in source
+    }
     for service in snapshot.services:
         for container in service.task_definition.containers:
-            for source in container.secrets.values():
+            for variable, source in container.secrets.items():
                 if ":secretsmanager:" not in source:
                     continue
-                arn = ":".join(source.split(":")[:7])
+                arn = _arn(source)
                 if arn in translate.extra:
+                    continue
+                own = named.get((service.name, container.name, variable))
+                if own is not None:
+                    translate.extra[arn] = own
                     continue
                 name = arn.split(":secret:", 1)[1]
                 name = name[:-7] if len(name) > 7 and name[-7] == "-" else name
                 try:
-                    local = sm.describe_secret(SecretId=name)["ARN"]
+                    found = sm.describe_secret(SecretId=name)["ARN"]
                 except sm.exceptions.ResourceNotFoundException:
-                    local = sm.create_secret(Name=name, SecretString=PLACEHOLDER)["ARN"]
+                    found = sm.create_secret(Name=name, SecretString=PLACEHOLDER)["ARN"]
                     progress(
                         f"secret {name}: created with a placeholder value; set it with "
                         f"`aws secretsmanager put-secret-value --secret-id {name}`"
                     )
-                translate.extra[arn] = local
+                translate.extra[arn] = found
+
+
+def _arn(source: str) -> str:
+    """A secret's ARN without the JSON key, version stage and id a ``valueFrom`` may add."""
+    return ":".join(source.split(":")[:7])
 
 
 def restore_role(

@@ -81,7 +81,7 @@ def _tofu_webserver(runner: InfraRunner) -> str | None:
     """The environment's Dagster webserver: locally on loopback at its applied port; on AWS
     behind the load balancer (``tofu output load_balancer_url``)."""
     if runner.env == "local":
-        port = runner.variables.get("webserver_port")
-        return f"http://127.0.0.1:{port}" if port else None
+        port = runner.variables.get("webserver_port") or runner.local_ports()["webserver_port"]
+        return f"http://127.0.0.1:{port}"
     url = runner.outputs().get("load_balancer_url")
     return str(url) if url else None
