@@ -290,22 +290,31 @@ def add_config(
         undo = Undo()
         try:
             config = build_and_check(target, config, undo, progress, pin)
-            name = config.name
-            if target.apply_registry is None:
-                create_location(target, config, undo, progress)
-                registry.create(config)
-                undo.add(f"registry entry repos/{name}/config.yml", lambda: registry.delete(name))
-            else:
-                config = register_for_tofu(target, config, undo, progress)
-            remember(target, config)
-            undo.add("the local record", lambda: forget(target, name))
-            progress(f"registered repos/{config.name}/config.yml")
+            config = register_location(target, config, undo, progress)
             wait_loaded(target, config.name, progress)
         except BaseException:
             failed = undo.run(progress)
             if failed:
                 progress(f"could not roll back: {'; '.join(failed)}")
             raise
+    return config
+
+
+def register_location(
+    target: RepoTarget, config: RepoConfig, undo: Undo, progress: Progress
+) -> RepoConfig:
+    """Everything AWS holds of a built location (its service, role, logs, Cloud Map entry,
+    registry entry: by tofu where the environment is tofu's) and the local record of it."""
+    name = config.name
+    if target.apply_registry is None:
+        create_location(target, config, undo, progress)
+        target.registry.create(config)
+        undo.add(f"registry entry repos/{name}/config.yml", lambda: target.registry.delete(name))
+    else:
+        config = register_for_tofu(target, config, undo, progress)
+    remember(target, config)
+    undo.add("the local record", lambda: forget(target, name))
+    progress(f"registered repos/{name}/config.yml")
     return config
 
 
