@@ -379,3 +379,46 @@ def test_a_failed_run_replays_the_same_failure_and_the_fix_replays_green(
     assert unknown.returncode == 1
     assert unknown.stderr.startswith("error: environment dev has no run 0000 (RunNotFoundError)")
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_restore_that_cannot_build_one_repository_adds_none(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """The repositories are built side by side; one that fails its import check rolls back
+    the other's clone, image, role, service and registry entry too."""
+    names = ("orders", "broken")
+    folders = {n: dagster_repo(tmp_path / n, n, {f"{n}_total": "return 1"}) for n in names}
+    for name, folder in folders.items():
+        added = stack.dagster_ecs("repo", "add", "--url", url(folder), "--name", name, timeout=600)
+        assert added.returncode == 0, added.stdout + added.stderr
+    out = tmp_path / "two.json"
+    document = json.loads(_snapshot(stack, out).model_dump_json())
+    for name in names:
+        removed = stack.dagster_ecs("repo", "remove", name, timeout=300)
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+    broken = folders["broken"]
+    (broken / "broken" / "definitions.py").write_text("raise ImportError('broken at import')\n")
+    commit = commit_all(broken, "broken at import")
+    for location in document["locations"]:
+        if location["name"] == "broken":
+            location["registry"]["commit"] = commit
+    out.write_text(json.dumps(document))
+    ecs, registry = stack.client("ecs"), Registry(stack.client("s3"), LOCAL_BUCKET)
+    before = (
+        {r["RoleName"] for r in stack.client("iam").list_roles()["Roles"]},
+        registry.names(),
+        sorted(ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]),
+    )
+    assert not set(names) & set(before[1])
+
+    restored = stack.dagster_ecs("dev", "restore", str(out), timeout=900)
+    assert restored.returncode == 1, restored.stdout + restored.stderr
+    (line,) = restored.stderr.strip().splitlines()
+    assert line.startswith("error:") and "broken at import" in line, line
+    after = (
+        {r["RoleName"] for r in stack.client("iam").list_roles()["Roles"]},
+        registry.names(),
+        sorted(ecs.list_services(cluster=CLUSTER_NAME)["serviceArns"]),
+    )
+    assert after == before
+    assert not (stack.state_dir / "repos" / "registered" / "orders.yml").exists()
