@@ -96,9 +96,8 @@ def write(result: dict[str, Any]) -> None:
         f"{result['restore_s']:.1f} s | plain `make dev`: ratio {ratio:.2f} | < 2x plain "
         f"{restore_pass} |",
         "",
-        "Restore rebuilds each repository from its recorded commit (clone, image from the warm",
-        "uv cache, import check, every AWS resource, the wait for LOADED), one after another:",
-        "its cost is the plain start plus one warm add-repo per repository (bench/results/",
-        "repos.md).",
+        "Restore rebuilds each repository from its recorded commit: clones, images from the",
+        "warm uv cache and import checks two at a time, every AWS resource one at a time, then",
+        "one wait until every location is LOADED (bench/results/repos.md has one add-repo).",
     ]
     (RESULTS / "snapshot.md").write_text("\n".join(lines) + "\n")

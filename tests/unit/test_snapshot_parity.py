@@ -248,3 +248,38 @@ def test_the_instance_s_settings_keep_no_secret_value() -> None:
         "env_vars": ["PLAIN", f"API_TOKEN={MASKED}"],
         "secrets": ["arn:aws:secretsmanager:ap-southeast-2:1:secret:x"],
     }
+
+
+def test_each_environment_s_own_wiring_is_compared_by_presence() -> None:
+    """The database (its address and its password's secret, named in the execution role's
+    grant), the workspace file (in the command), the deployment percentages and an image held
+    in each stack's own ECR repository: equal where each is the environment's own."""
+
+    def wired(snapshot: Snapshot, secret: str, port: str, workspace: str, percent: int) -> Snapshot:
+        changed = snapshot.model_copy(deep=True)
+        env = changed.environment
+        arn = f"arn:aws:secretsmanager:{env.region}:{env.account}:secret:{secret}"
+        service = changed.services[0]
+        service.minimum_healthy_percent, service.maximum_percent = percent, percent + 100
+        container = service.task_definition.containers[0]
+        container.secrets["DAGSTER_POSTGRES_PASSWORD"] = f"{arn}:password::"
+        container.environment.update(
+            {"DAGSTER_POSTGRES_PORT": port, "DAGSTER_WORKSPACE_FILE": workspace}
+        )
+        container.command = ["dagster-daemon", "run", "--workspace", workspace]
+        digest = "sha256:" + "a" * 64
+        container.image = (
+            f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{env.cluster}-repos/x@{digest}"
+        )
+        grant = {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}
+        changed.roles[0].inline["execution"] = {"Statement": [grant]}
+        return changed
+
+    production = wired(PRODUCTION, "rds!db-1234-AbC123", "5432", "/opt/dagster/w.yaml", 100)
+    local = wired(LOCAL, "dagster-ecs-tf/postgres-xYz789", "45612", "/tmp/state/w.yaml", 0)
+    assert compare(production, local) == []
+    unwired = local.model_copy(deep=True)
+    unwired.services[0].task_definition.containers[0].environment.pop("DAGSTER_POSTGRES_PORT")
+    assert [d.field for d in compare(production, unwired)] == [
+        "service cl-main container code-server env DAGSTER_POSTGRES_PORT"
+    ]
