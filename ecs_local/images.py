@@ -118,8 +118,9 @@ def pull_from_ecr(ecr: Any, reference: str) -> Image | None:
     try:
         found = ecr.batch_get_image(repositoryName=match["repository"], imageIds=[image_id])
     except Exception as error:
-        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-        if code.startswith("AccessDenied"):
+        response = getattr(error, "response", {})
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403 or str(response.get("Error", {}).get("Code", "")).startswith("Access"):
             raise LookupError(
                 "CannotPullContainerError: pull image manifest has been retried 1 time(s): "
                 f"failed to resolve ref {reference}: 403 Forbidden (the execution role may not "
