@@ -78,7 +78,7 @@ def own_role(name: str, cmdline: list[str]) -> str | None:
             return "code-server"
         if head[:1] == ["dev"]:
             return "dagster dev"
-    if prog in ("dagster-webserver", "dagster_webserver"):
+    if prog in ("dagster-webserver", "dagster_webserver", "dagster_code.webserver"):
         return "webserver"
     if prog in ("dagster-daemon", "dagster._daemon"):
         return "daemon"

@@ -175,9 +175,9 @@ def _role(line: list[str]) -> str | None:
         return None
     if "--location-name" in line:
         return f"location {line[line.index('--location-name') + 1]}"
-    for name in ("dagster-webserver", "dagster-daemon"):
-        if name in text:
-            return name.removeprefix("dagster-")
+    for marker, name in (("dagster_code.webserver", "webserver"), ("dagster-daemon", "daemon")):
+        if marker in text:
+            return name
     return None
 
 

@@ -4,8 +4,15 @@
 # current in the background while they run (a replaced code location task has a new address).
 set -euo pipefail
 
-case "${1:-}" in
-  dagster | dagster-webserver | dagster-daemon)
+# The program: `python -m dagster_code.webserver` is the webserver (dagster-webserver following
+# its workspace file).
+program="${1:-}"
+if [[ "${program}" == python && "${2:-}" == -m ]]; then
+  program="${3:-}"
+fi
+
+case "${program}" in
+  dagster | dagster-webserver | dagster_code.webserver | dagster-daemon)
     if [[ -z "${DAGSTER_S3_BUCKET:-}" ]]; then
       echo "error: DAGSTER_S3_BUCKET is not set: set it to the platform bucket (tofu output s3_bucket_name) in the task definition" >&2
       exit 78
@@ -16,8 +23,8 @@ esac
 # Only those two: a run task starts from the daemon's task definition (EcsRunLauncher), so it has
 # the same variables, but it runs as its code location's role, which may not read Cloud Map.
 serves_a_workspace=false
-case "${1:-}" in
-  dagster-webserver | dagster-daemon) serves_a_workspace=true ;;
+case "${program}" in
+  dagster-webserver | dagster_code.webserver | dagster-daemon) serves_a_workspace=true ;;
 esac
 if [[ "${serves_a_workspace}" == true && -n "${DAGSTER_WORKSPACE_FILE:-}" \
   && -n "${DAGSTER_SERVICE_NAMESPACE:-}" ]]; then
@@ -29,8 +36,7 @@ if [[ "${serves_a_workspace}" == true && -n "${DAGSTER_WORKSPACE_FILE:-}" \
     --namespace "${DAGSTER_SERVICE_NAMESPACE}" \
     --output "${DAGSTER_WORKSPACE_FILE}" \
     --watch "${DAGSTER_WORKSPACE_REFRESH_SECONDS:-10}" \
-    --parent "$$" \
-    ${DAGSTER_WORKSPACE_RELOAD_URL:+--reload-url "${DAGSTER_WORKSPACE_RELOAD_URL}"} &
+    --parent "$$" &
 fi
 
 # Where tasks share one host (the local image), "every address" means the task's own address,

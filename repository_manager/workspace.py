@@ -6,8 +6,8 @@ are where the location's code server listens.
 
 A code location's task gets a new address whenever ECS replaces it (a deploy, a crash, a
 rollback), so the container entrypoint also starts ``--watch``: it re-renders the file every few
-seconds (like a DNS TTL) and, where given a webserver URL, asks the webserver to reload its
-workspace. The daemon re-reads the file by itself every 60 s. The watcher loads boto3 only when it
+seconds (like a DNS TTL). The webserver (``dagster_code.webserver``) refreshes when the file
+changes; the daemon re-reads it by itself every 60 s. The watcher loads boto3 only when it
 first refreshes, not while the Dagster process it watches over starts.
 """
 
@@ -103,68 +103,6 @@ def write_workspace(text: str, output: str) -> None:
     os.replace(temporary, output)
 
 
-RELOAD_WORKSPACE = """mutation { reloadWorkspace { __typename ... on Workspace {
-    locationEntries { name locationOrLoadError { __typename } } } } }"""
-
-
-RELOAD_LOCATION = """mutation($name: String!) { reloadRepositoryLocation(
-    repositoryLocationName: $name) { __typename ... on WorkspaceLocationEntry {
-    name locationOrLoadError { __typename } } } }"""
-RETRY_MAX_S = 60.0
-
-
-def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    import requests
-
-    response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
-    response.raise_for_status()
-    return response.json().get("data") or {}
-
-
-def reload_webserver(url: str) -> list[str]:
-    """Reloads the webserver's workspace; returns the locations it could not load."""
-    workspace = _graphql(url, RELOAD_WORKSPACE).get("reloadWorkspace") or {}
-    return [
-        entry["name"]
-        for entry in workspace.get("locationEntries", [])
-        if (entry.get("locationOrLoadError") or {}).get("__typename") == "PythonError"
-    ]
-
-
-def reload_location(url: str, name: str) -> bool:
-    """Reloads one location of the webserver; whether it loaded."""
-    entry = _graphql(url, RELOAD_LOCATION, {"name": name}).get("reloadRepositoryLocation") or {}
-    loaded = (entry.get("locationOrLoadError") or {}).get("__typename")
-    return entry.get("__typename") == "WorkspaceLocationEntry" and loaded != "PythonError"
-
-
-class Retries:
-    """Locations the webserver could not load, each retried on its own, with a backoff that
-    doubles from the refresh interval up to a minute; never given up on (a code server that
-    registered before it served, on a loaded machine, may take a while)."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self.due: dict[str, tuple[float, float]] = {}
-
-    def failed(self, names: list[str], now: float) -> None:
-        self.due = {name: (now + self.interval, self.interval) for name in names}
-
-    def run(self, now: float, reload: Any) -> list[str]:
-        """Retries the locations that are due; returns those that loaded now."""
-        loaded = []
-        for name, (when, wait) in list(self.due.items()):
-            if now < when:
-                continue
-            if reload(name):
-                del self.due[name]
-                loaded.append(name)
-            else:
-                wait = min(wait * 2, RETRY_MAX_S)
-                self.due[name] = (now + wait, wait)
-        return loaded
-
-
 def _read(path: str) -> str:
     try:
         with open(path) as handle:
@@ -173,9 +111,7 @@ def _read(path: str) -> str:
         return ""
 
 
-def watch(
-    namespace: str, output: str, interval: float, parent: int, reload_url: str | None
-) -> None:
+def watch(namespace: str, output: str, interval: float, parent: int) -> None:
     """Keeps ``output`` current until ``parent`` (the container's main process) is gone.
 
     Compares with what this watcher last rendered, not with the file: locally the webserver and
@@ -183,7 +119,6 @@ def watch(
     """
     client = None
     rendered = _read(output)
-    retries = Retries(interval)
     due = time.monotonic() + interval
     while os.getppid() == parent:
         time.sleep(min(1.0, max(0.0, due - time.monotonic())))
@@ -195,16 +130,8 @@ def watch(
             text = workspace_from_cloud_map(client, namespace)
             if text != rendered:
                 write_workspace(text, output)
-                # A reload that fails (a webserver too busy to answer) leaves `rendered` as it
-                # was, so the next pass reloads again.
-                failed = reload_webserver(reload_url) if reload_url else []
                 rendered = text
-                retries.failed(failed, time.monotonic())
-                note = f"; not loaded yet: {', '.join(failed)}" if failed else ""
-                _say(f"code locations moved; reloaded{note}")
-            elif reload_url and retries.due:
-                for name in retries.run(time.monotonic(), lambda n: reload_location(reload_url, n)):
-                    _say(f"{name} loaded")
+                _say("code locations moved")
         except Exception as error:
             _say(f"refresh failed: {error}")
 
@@ -223,10 +150,9 @@ def main(argv: list[str] | None = None) -> None:
         "--watch", type=float, metavar="SECONDS", help="keep re-rendering every SECONDS"
     )
     parser.add_argument("--parent", type=int, help="with --watch: stop when this pid is gone")
-    parser.add_argument("--reload-url", help="with --watch: the webserver's GraphQL URL")
     args = parser.parse_args(argv)
     if args.watch:
-        watch(args.namespace, args.output, args.watch, args.parent or os.getppid(), args.reload_url)
+        watch(args.namespace, args.output, args.watch, args.parent or os.getppid())
         return
     write_workspace(workspace_from_cloud_map(cloud_map_client(), args.namespace), args.output)
 

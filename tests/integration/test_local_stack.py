@@ -240,7 +240,7 @@ def test_deploy_is_idempotent_and_rolls_a_new_image(stack: LocalStack) -> None:
     assert "webserver: unchanged (task definition dagster-ecs-webserver:2)" in kept.stdout
 
     api = DagsterApi(stack.url("webserver"))
-    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    # The new code server may register in Cloud Map before it serves: Dagster retries it.
     wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
     run_id = api.launch_run("main", "main_assets_job")
     final = wait_for(
@@ -278,7 +278,7 @@ def test_workspace_follows_a_replaced_code_location_task(stack: LocalStack) -> N
     wait_for(
         lambda: api.location_hosts() == {"main": _task_address(new)}, 40, "the webserver reloaded"
     )
-    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    # The new code server may register in Cloud Map before it serves: Dagster retries it.
     wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
     run_id = api.launch_run("main", "main_assets_job")
     final = wait_for(
@@ -320,7 +320,7 @@ def test_a_broken_image_fails_the_deploy_and_ecs_rolls_back(stack: LocalStack) -
     (task,) = ecs.describe_tasks(cluster="dagster-ecs", tasks=[arn])["tasks"]
     api = DagsterApi(stack.url("webserver"))
     wait_for(lambda: api.location_hosts() == {"main": _task_address(task)}, 40, "reloaded")
-    # The new code server may register in Cloud Map before it serves: the watcher reloads again.
+    # The new code server may register in Cloud Map before it serves: Dagster retries it.
     wait_for(lambda: api.location_statuses() == {"main": "LOADED"}, 40, "the location loaded")
 
 

@@ -59,10 +59,30 @@ def _dagster_pids(stack: LocalStack) -> dict[str, int]:
             line = " ".join(proc.cmdline())
         except psutil.NoSuchProcess:
             continue
-        for name in ("dagster-webserver", "dagster-daemon"):
-            if name in line and "repository_manager.workspace" not in line:
+        for name, marker in (
+            ("dagster-webserver", "dagster_code.webserver"),
+            ("dagster-daemon", "dagster-daemon"),
+        ):
+            if marker in line and "repository_manager.workspace" not in line:
                 found.setdefault(name, proc.pid)
     return found
+
+
+def _code_server_pid(stack: LocalStack, location: str) -> int:
+    """The process serving ``location``'s definitions: the child ``dagster api grpc`` of its
+    ``dagster code-server start`` (which a reload of the location replaces)."""
+    for proc in stack.processes():
+        try:
+            line = proc.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if (
+            "grpc" in line
+            and "--location-name" in line
+            and line[line.index("--location-name") + 1 :][:1] == [location]
+        ):
+            return proc.pid
+    raise AssertionError(f"no code server of {location} runs")
 
 
 def _snapshot(stack: LocalStack) -> dict[str, Any]:
@@ -133,9 +153,11 @@ def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None
     before = _snapshot(stack)
     pids = _dagster_pids(stack)
     assert set(pids) == {"dagster-webserver", "dagster-daemon"}
+    main_server = _code_server_pid(stack, "main")
 
     added = _repo(stack, "add", "--url", url(sales), "--name", "sales")
     assert added.returncode == 0, added.stdout + added.stderr
+    assert _code_server_pid(stack, "main") == main_server, "adding sales restarted main's server"
     assert "location sales LOADED in the webserver" in added.stdout
     api = DagsterApi(stack.url("webserver"))
     assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
