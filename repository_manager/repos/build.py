@@ -1,12 +1,18 @@
-"""The local "image build": one uv virtualenv per repository commit.
+"""The local "image build": a uv virtualenv per set of dependencies, plus the repository's code.
 
 An image holds the platform's pinned Dagster set, the repository's own dependencies and a copy
-of ``dagster_code``; the repository's code stays in its checkout (``working_directory``). It is
-built in a staging folder, then moved to ``images_dir/<digest prefix>`` (uv's relocatable venvs
-survive the move). An image is looked up first by a key of its inputs (commit, dependency files,
-pins, ``dagster_code``, interpreter, uv), so re-building the same inputs is a no-op; uv's cache
-(``cache_dir``/``UV_CACHE_DIR``, else uv's own user cache) makes a new image of already-seen
-requirements a matter of linking files.
+of ``dagster_code`` (the virtualenv, its dependency layer), and the repository's code, which stays
+in its checkout (``working_directory``). As in a Dockerfile that copies the dependency files and
+installs them before copying the code, the dependency layer is keyed by what goes into it
+(dependency files, pins, ``dagster_code``, interpreter, uv): repositories with the same
+dependencies, and every commit of one repository, share one layer, whose modules are already
+compiled when the next one imports them. A repository whose install reads its own files (a
+``pyproject.toml`` project installed as a package, a requirement naming a local path or another
+file) puts them in the layer, so its key includes the commit. A
+layer is built in a staging folder, then moved to ``images_dir/<key prefix>`` (uv's relocatable
+venvs survive the move); uv's cache (``cache_dir``/``UV_CACHE_DIR``, else uv's own user cache)
+makes a new layer of already-seen requirements a matter of linking files. The image's digest
+covers the commit and the layer's exact package set.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from repository_manager.repos.platform_pins import (
 from repository_manager.repos.sources import DependencySources, dependency_sources, file_naming
 from repository_manager.repos.uv_run import read_failure, run_uv, uv_bin, uv_env
 
-IMAGE_FILE = "image.json"
+LAYER_FILE = "layer.json"
 Log = Callable[[str], None]
 
 
@@ -44,6 +50,13 @@ class BuiltImage(BaseModel):
     digest: str
     commit: str
     env: dict[str, str] = {}
+
+
+class DependencyLayer(BaseModel):
+    """A built virtualenv and the exact package set in it (``uv pip freeze``)."""
+
+    root: Path
+    freeze: list[str]
 
 
 def build_image(
@@ -57,20 +70,45 @@ def build_image(
     timeout: float = 900.0,
     log: Log | None = None,
 ) -> BuiltImage:
-    """Builds (or finds) the image of ``checkout`` at ``commit`` under ``images_dir``."""
+    """The image of ``checkout`` at ``commit``, on a dependency layer under ``images_dir``
+    (found, or built)."""
     say = log or (lambda _line: None)
     checkout = checkout.resolve()
     python = python or str(getattr(sys, "_base_executable", sys.executable))
     sources = dependency_sources(checkout)
     pins = platform_requirements(platform_root)
-    key = _input_key(commit, sources, pins, platform_root, python)
-    existing = _find_by_key(images_dir, key)
-    if existing is not None:
-        say(f"image {existing.digest} is up to date")
-        return existing.model_copy(
-            update={"working_directory": checkout, "env": _image_env(checkout, sources)}
+    key = _input_key(
+        commit if sources.reads_checkout() else None, sources, pins, platform_root, python
+    )
+    layer = _find_layer(images_dir, key)
+    if layer is None:
+        layer = _build_layer(
+            checkout, sources, pins, images_dir, key, platform_root, python, cache_dir, timeout, say
         )
+    else:
+        say(f"dependency layer {layer.root.parent.name} is up to date")
+    return BuiltImage(
+        root=layer.root,
+        python=_python_of(layer.root),
+        working_directory=checkout,
+        digest=_digest(commit, layer.freeze, platform_root),
+        commit=commit,
+        env=_image_env(checkout, sources),
+    )
 
+
+def _build_layer(
+    checkout: Path,
+    sources: DependencySources,
+    pins: list[str],
+    images_dir: Path,
+    key: str,
+    platform_root: Path,
+    python: str,
+    cache_dir: Path | None,
+    timeout: float,
+    say: Log,
+) -> DependencyLayer:
     images_dir.mkdir(parents=True, exist_ok=True)
     staging = images_dir / f".staging-{key[:12]}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -90,23 +128,23 @@ def build_image(
         if result.returncode != 0:
             raise _install_error(result.stderr, sources)
         _copy_platform_package(venv, platform_root, timeout)
-        digest = _digest(commit, _freeze(venv, checkout, env, timeout), platform_root)
-        final = images_dir / digest.removeprefix("sha256:")[:16]
-        image = BuiltImage(
-            root=final / "venv",
-            python=_python_of(final / "venv"),
-            working_directory=checkout,
-            digest=digest,
-            commit=commit,
-            env=_image_env(checkout, sources),
+        freeze = _freeze(venv, checkout, env, timeout)
+        final = images_dir / key[:16]
+        (staging / LAYER_FILE).write_text(
+            json.dumps({"key": key, "freeze": freeze}, indent=2), encoding="utf-8"
         )
-        if (final / IMAGE_FILE).is_file():
-            say(f"image {digest} already exists")
-        else:
-            shutil.rmtree(final, ignore_errors=True)
+        if final.exists() and _find_layer(images_dir, key) is None:
+            shutil.rmtree(final)  # left by an interrupted build: its layer file comes last
+        try:
             staging.rename(final)
-        _write_image(final, image, key)
-        return image
+        except OSError:
+            found = _find_layer(images_dir, key)  # another build of the same inputs came first
+            if found is None:
+                raise RepoError(
+                    f"cannot move the new image into {final}: remove it and retry"
+                ) from None
+            return found
+        return DependencyLayer(root=final / "venv", freeze=freeze)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -221,7 +259,11 @@ def _digest(commit: str, freeze: list[str], platform_root: Path) -> str:
 
 
 def _input_key(
-    commit: str, sources: DependencySources, pins: list[str], platform_root: Path, python: str
+    commit: str | None,
+    sources: DependencySources,
+    pins: list[str],
+    platform_root: Path,
+    python: str,
 ) -> str:
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sources.files()}
     data = {
@@ -242,30 +284,16 @@ def _input_key(
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _find_by_key(images_dir: Path, key: str) -> BuiltImage | None:
-    if not images_dir.is_dir():
+def _find_layer(images_dir: Path, key: str) -> DependencyLayer | None:
+    path = images_dir / key[:16] / LAYER_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    for path in sorted(images_dir.glob(f"*/{IMAGE_FILE}")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if key in data.get("input_keys", []):
-                image = BuiltImage.model_validate(data["image"])
-                if image.python.exists():
-                    return image
-        except (OSError, ValueError, KeyError):
-            continue
-    return None
-
-
-def _write_image(final: Path, image: BuiltImage, key: str) -> None:
-    path = final / IMAGE_FILE
-    keys: list[str] = []
-    if path.is_file():
-        keys = json.loads(path.read_text(encoding="utf-8")).get("input_keys", [])
-    data = {"image": image.model_dump(mode="json"), "input_keys": sorted({*keys, key})}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
+    layer = DependencyLayer(root=path.parent / "venv", freeze=data.get("freeze", []))
+    if data.get("key") != key or not _python_of(layer.root).exists():
+        return None
+    return layer
 
 
 def _image_env(checkout: Path, sources: DependencySources) -> dict[str, str]:

@@ -237,9 +237,7 @@ def build_and_check(
     config = _with_definitions(config, found)
     progress(f"definitions: {found.kind.replace('_', ' ')} {found.value}")
     began = time.monotonic()
-    image = build_image(
-        checkout, commit, target.work_dir / "images" / config.name, log=lambda line: None
-    )
+    image = build_image(checkout, commit, target.work_dir / "images", log=lambda line: None)
     progress(f"image built ({time.monotonic() - began:.1f} s, {image.digest[:19]})")
     summary = check_definitions(
         image,

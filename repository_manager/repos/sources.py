@@ -32,6 +32,31 @@ class DependencySources:
         ]
         return [self.checkout / name for name, present in names if present]
 
+    def reads_checkout(self) -> bool:
+        """Whether installing takes files of the checkout beyond the dependency files: the
+        project itself, or a requirement or lock entry naming a local path or another file."""
+        if self.project:
+            return True
+        if self.requirements:
+            text = (self.checkout / "requirements.txt").read_text(
+                encoding="utf-8", errors="replace"
+            )
+            for raw in text.splitlines():
+                line = raw.split(" #", 1)[0].strip()
+                if _LOCAL_REQUIREMENT.match(line) or "file:" in line:
+                    return True
+        if self.lock:
+            text = (self.checkout / "uv.lock").read_text(encoding="utf-8", errors="replace")
+            if _LOCAL_LOCK_SOURCE.search(text):
+                return True
+        return False
+
+
+_LOCAL_REQUIREMENT = re.compile(
+    r"^(-r|-c|-e|--requirement|--constraint|--editable)\b|^[./~]|^[A-Za-z]:\\"
+)
+_LOCAL_LOCK_SOURCE = re.compile(r"source = \{ (editable|path|directory) = ")
+
 
 def dependency_sources(checkout: Path) -> DependencySources:
     pyproject = _toml(checkout / "pyproject.toml")

@@ -128,7 +128,7 @@ def test_packaged_project_builds_and_loads(packaged: tuple[BuiltImage, Path]) ->
     summary = check_definitions(image, target, env={}, timeout=120)
     assert summary.attribute == "defs" and summary.assets == ["hello"]
     assert image.digest.startswith("sha256:") and len(image.digest) == 71
-    assert image.root == root / "images" / image.digest[7:23] / "venv"
+    assert image.root.parent.parent == root / "images" and image.root.name == "venv"
     assert image.env == {}  # installed as a package: no PYTHONPATH needed
     freeze = subprocess.run(
         [uv_bin(), "pip", "freeze", "--python", str(image.python)], capture_output=True, text=True
@@ -148,8 +148,27 @@ def test_rebuilding_the_same_inputs_is_a_no_op(
     image, root = packaged
     again, lines, _ = timed_build(image.working_directory, image.commit, root / "images", uv_cache)
     assert again == image
-    assert lines == [f"image {image.digest} is up to date"]
-    assert [p.name for p in (root / "images").iterdir()] == [image.digest[7:23]]
+    assert lines == [f"dependency layer {image.root.parent.name} is up to date"]
+    assert [p.name for p in (root / "images").iterdir()] == [image.root.parent.name]
+
+
+def test_a_packaged_project_gets_a_layer_per_commit(
+    packaged: tuple[BuiltImage, Path], uv_cache: Path
+) -> None:
+    """Its own code is installed into the layer, so another commit cannot share it."""
+    image, root = packaged
+    checkout = root / "checkout"
+    (checkout / "my_pipeline" / "extra.py").write_text("VALUE = 2\n")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "extra")
+    commit = git(checkout, "rev-parse", "HEAD")
+    other = build_image(checkout, commit, root / "images", cache_dir=uv_cache)
+    assert other.root != image.root and other.digest != image.digest
+    probe = "import my_pipeline.extra as e; print(e.VALUE)"
+    out = subprocess.run([str(other.python), "-c", probe], cwd=root, capture_output=True, text=True)
+    assert out.stdout.strip() == "2", out.stderr
+    missing = subprocess.run([str(image.python), "-c", probe], cwd=root, capture_output=True)
+    assert missing.returncode != 0, "the first commit's layer holds the second commit's code"
 
 
 def test_requirements_build_cold_then_warm(tmp_path: Path) -> None:
@@ -173,6 +192,34 @@ def test_requirements_build_cold_then_warm(tmp_path: Path) -> None:
     target = find_definitions(warm.working_directory)
     assert target == DefinitionsTarget(kind="python_file", value="definitions.py")
     assert check_definitions(warm, target, env={}, timeout=120).assets == ["six_version"]
+
+
+def test_repositories_with_the_same_dependencies_share_one_layer(
+    tmp_path: Path, uv_cache: Path
+) -> None:
+    """Like two images built from one Dockerfile's dependency stage: the second installs
+    nothing, yet each image is its own digest and imports its own code."""
+    images = tmp_path / "images"
+    built = []
+    for name in ("left", "right", "local"):
+        files = {
+            "requirements.txt": "six\n",
+            "definitions.py": SIX_ASSET.replace("six_version", name),
+        }
+        if name == "local":
+            files["requirements.txt"] = "six\n./vendored\n"
+            files["vendored/setup.py"] = "from setuptools import setup\nsetup(name='vendored')\n"
+        url = make_repo(tmp_path / name / "origin", files)
+        commit = clone(url, "main", tmp_path / name / "checkout")
+        built.append(timed_build(tmp_path / name / "checkout", commit, images, uv_cache))
+    (left, _, _), (right, right_lines, _), (local, _, _) = built
+    assert right.root == left.root
+    assert right_lines == [f"dependency layer {left.root.parent.name} is up to date"]
+    assert right.digest != left.digest and right.commit != left.commit
+    for image, name in ((left, "left"), (right, "right")):
+        target = find_definitions(image.working_directory)
+        assert check_definitions(image, target, env={}, timeout=120).assets == [name]
+    assert local.root != left.root, "a requirement on a local path shared a layer across commits"
 
 
 def test_uv_lock_pins_are_installed(tmp_path: Path, uv_cache: Path) -> None:
