@@ -35,9 +35,10 @@ def instance_config(*, max_concurrent_runs: int = 2) -> dict[str, object]:
                 }
             }
         },
+        # Each run's logs under its own location's prefix; DAGSTER_COMPUTE_LOG_PREFIX for the rest.
         "compute_logs": {
-            "module": "dagster_aws.s3.compute_log_manager",
-            "class": "S3ComputeLogManager",
+            "module": "dagster_code.compute_logs",
+            "class": "LocationComputeLogManager",
             "config": {
                 "bucket": {"env": "DAGSTER_S3_BUCKET"},
                 "prefix": {"env": "DAGSTER_COMPUTE_LOG_PREFIX"},

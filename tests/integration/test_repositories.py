@@ -149,6 +149,26 @@ def _run_errors(stack: LocalStack, run_id: str) -> str:
     return json.dumps([e for e in events if e.get("error")])
 
 
+def _step_logs(stack: LocalStack, run_id: str) -> str:
+    """The stdout and stderr the webserver serves for each of the run's captured logs."""
+    api = DagsterApi(stack.url("webserver"))
+    events = api.query(
+        """query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events {
+        __typename ... on LogsCapturedEvent { fileKey } } } } } }""",
+        {"id": run_id},
+    )["runOrError"]["eventConnection"]["events"]
+    keys = [e["fileKey"] for e in events if e["__typename"] == "LogsCapturedEvent"]
+    assert keys, "the run captured no logs"
+    text = ""
+    for key in keys:
+        logs = api.query(
+            "query($key: [String!]!) { capturedLogs(logKey: $key) { stdout stderr } }",
+            {"key": [run_id, "compute_logs", key]},
+        )["capturedLogs"]
+        text += (logs["stdout"] or "") + (logs["stderr"] or "")
+    return text
+
+
 def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None:
     before = _snapshot(stack)
     pids = _dagster_pids(stack)
@@ -198,6 +218,8 @@ def test_add_run_and_remove_a_repository(stack: LocalStack, sales: Path) -> None
     ]
     assert {"repos/sales/assets/sales_orders", "repos/sales/assets/sales_total"} <= set(keys)
     assert all(k.startswith("repos/sales/") for k in keys if run_id in k), keys
+    assert any(k.startswith(f"repos/sales/logs/storage/{run_id}/") for k in keys), keys
+    assert "sales_orders" in _step_logs(stack, run_id), "the UI shows none of the run's logs"
     ecs = _client(stack, "ecs")
 
     def run_tasks() -> list[dict[str, Any]]:

@@ -23,7 +23,10 @@ def test_instance_storage_is_postgres_through_psycopg2_with_env_references() -> 
 def test_compute_logs_go_to_the_bucket_under_the_location_prefix() -> None:
     logs = instance_config()["compute_logs"]
     assert isinstance(logs, dict)
-    assert logs["class"] == "S3ComputeLogManager"
+    assert (logs["module"], logs["class"]) == (
+        "dagster_code.compute_logs",
+        "LocationComputeLogManager",
+    )
     assert logs["config"] == {
         "bucket": {"env": "DAGSTER_S3_BUCKET"},
         "prefix": {"env": "DAGSTER_COMPUTE_LOG_PREFIX"},
