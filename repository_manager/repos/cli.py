@@ -102,10 +102,11 @@ def update(
         bool, typer.Option(help="Rebuild and roll even if the commit is the same.")
     ] = False,
     env: EnvOption = "dev",
+    emulator_url: EmulatorOption = None,
 ) -> None:
     """Fetch the branch; if its commit moved, rebuild the image and roll the service."""
     try:
-        config = manager.update_repo(target_for(env), name, _progress, force=force)
+        config = manager.update_repo(target_for(env, emulator_url), name, _progress, force=force)
     except RepoError as error:
         _fail(error)
         return
@@ -114,10 +115,10 @@ def update(
 
 
 @repo_app.command("sync")
-def sync(env: EnvOption = "dev") -> None:
+def sync(env: EnvOption = "dev", emulator_url: EmulatorOption = None) -> None:
     """Fetch every repository; roll those whose commit moved."""
     try:
-        updated = manager.sync_repos(target_for(env), _progress)
+        updated = manager.sync_repos(target_for(env, emulator_url), _progress)
     except RepoError as error:
         _fail(error)
         return

@@ -431,11 +431,6 @@ def update_repo(
     breaker rolls back leaves the repository registered as it was.
     """
     config, etag = registered(target, name)
-    if target.apply_registry is not None:
-        raise RepoError(
-            f"update-repo on --env {target.env} is not supported yet (tofu would register the "
-            "new image's revision, then the service must roll to it); remove and add it again"
-        )
     head = git.remote_head(config.git_url, config.branch)
     if head == config.commit and not force:
         progress(f"{name} is at {head[:12]}, the head of {config.branch}: nothing to do")
@@ -448,8 +443,11 @@ def update_repo(
             undo.run(progress)
             raise
         undo.steps.clear()
-        address = roll_location(target, updated, progress)
-        target.registry.replace(updated, etag)
+        if target.apply_registry is None:
+            address = roll_location(target, updated, progress)
+            target.registry.replace(updated, etag)
+        else:
+            address = _roll_through_tofu(target, config, updated, etag, progress)
         remember(target, updated)
         progress(f"registered {updated.name} at {(updated.commit or '')[:12]}")
         wait_loaded(target, name, progress, host=address)
@@ -493,6 +491,50 @@ def roll_location(target: RepoTarget, config: RepoConfig, progress: Progress) ->
         raise RepoError(str(error)) from None
     progress(f"{service} runs {revision.rsplit('/', 1)[-1]}")
     return task_address(ecs, target.platform.cluster, service, revision)
+
+
+def _roll_through_tofu(
+    target: RepoTarget, old: RepoConfig, updated: RepoConfig, etag: str, progress: Progress
+) -> str | None:
+    """The registry names the new image first, since it is what tofu reads: tofu registers the
+    new task definition revision, and the service is rolled to it, as ``make deploy`` does (tofu
+    leaves a service's revision to deploys). A rollout that fails, or that the circuit breaker
+    rolls back, puts the registry back, applies and rolls again, so the registry, tofu's state
+    and what runs still agree."""
+    from repository_manager.deploy import DeployError
+
+    assert target.apply_registry is not None
+    current = target.registry.replace(updated, etag)
+    progress(f"registered repos/{updated.name}/config.yml at {(updated.commit or '')[:12]}")
+    try:
+        target.apply_registry(progress)
+        return _roll_to_tofu_revision(target, updated.name, progress)
+    except (DeployError, RepoError) as error:
+        progress(f"rolling back to {(old.commit or '')[:12]}")
+        target.registry.replace(old, current)
+        target.apply_registry(progress)
+        _roll_to_tofu_revision(target, old.name, progress)
+        raise RepoError(f"{error}; {old.name} stays at {(old.commit or '')[:12]}") from None
+
+
+def _roll_to_tofu_revision(target: RepoTarget, name: str, progress: Progress) -> str | None:
+    from repository_manager.deploy import DeployError, wait_stable
+
+    ecs = target.client("ecs")
+    cluster = target.platform.cluster
+    service = resources.service_name(name)
+    family = resources.family(target.platform, name)
+    revision = str(
+        ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["taskDefinitionArn"]
+    )
+    ecs.update_service(cluster=cluster, service=service, taskDefinition=revision)
+    progress(f"rolling {service} to {revision.rsplit('/', 1)[-1]}, tofu's revision")
+    try:
+        wait_stable(ecs, cluster, [service], timeout=LOADED_TIMEOUT_S, deployed={service: revision})
+    except DeployError as error:
+        raise RepoError(str(error)) from None
+    progress(f"{service} runs {revision.rsplit('/', 1)[-1]}")
+    return task_address(ecs, cluster, service, revision)
 
 
 def sync_repos(target: RepoTarget, progress: Progress) -> list[str]:

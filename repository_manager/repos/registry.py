@@ -74,9 +74,10 @@ class Registry:
                 raise Conflict(f"repository {config.name!r} is already registered") from None
             raise
 
-    def replace(self, config: RepoConfig, etag: str) -> None:
+    def replace(self, config: RepoConfig, etag: str) -> str:
+        """Writes ``config`` if the entry is still at ``etag``; returns the new ETag."""
         try:
-            self.s3.put_object(
+            written = self.s3.put_object(
                 Bucket=self.bucket,
                 Key=config_key(config.name),
                 Body=config.to_yaml().encode(),
@@ -89,6 +90,7 @@ class Registry:
                     f"repository {config.name!r} changed while this command ran; run it again"
                 ) from None
             raise
+        return str(written["ETag"])
 
     def delete(self, name: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=config_key(name))

@@ -30,7 +30,7 @@ from repository_manager.settings import STACK_TAG, StackSettings
 from repository_manager.snapshot.model import Snapshot
 from tests.integration.conftest import REPO_ROOT, free_port, running_emulator, wait_for
 from tests.integration.ecs_fixtures import group_members, runtime_env, task_pgids
-from tests.integration.repo_fixtures import dagster_repo, git
+from tests.integration.repo_fixtures import commit_all, dagster_repo, git, write_assets
 from tests.integration.repo_fixtures import url as repo_url
 from tests.integration.test_infrastructure import CLI, iac
 
@@ -84,7 +84,7 @@ def drain(ecs: Any, cluster: str, state_dir: Path) -> None:
     wait_for(lambda: not task_pgids(state_dir), 60, "every task process stopped")
 
 
-@pytest.mark.timeout(900)  # three applies, a run, an image build and two plans
+@pytest.mark.timeout(1200)  # five applies, a run, two image builds and three plans
 def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path: Path) -> None:
     name = f"tf{uuid.uuid4().hex[:6]}"
     bucket = f"{name}-bucket"
@@ -231,6 +231,22 @@ def test_a_tofu_applied_stack_runs_deploys_and_launches_runs(iac: None, tmp_path
                     r["RoleName"]
                     for r in session.client("iam", endpoint_url=url).list_roles()["Roles"]
                 ]
+                # update-repo through tofu: the registry names the new image, tofu registers its
+                # revision, the service rolls to it, and a plan afterwards has nothing to do.
+                write_assets(sales, "sales", {"sales_total": "return 6", "sales_tax": "return 1"})
+                new_commit = commit_all(sales, "tax")
+                updated = run_cli(tmp_path, "repo", "update", "sales", *local, timeout=900)
+                assert "tofu's revision" in updated.stdout, updated.stdout
+                assert "sales_tax" in asset_names(api), updated.stdout
+                assert api.location_statuses() == {"main": "LOADED", "sales": "LOADED"}
+                config = (
+                    session.client("s3", endpoint_url=url)
+                    .get_object(Bucket=bucket, Key="repos/sales/config.yml")["Body"]
+                    .read()
+                )
+                assert new_commit.encode() in config
+                plan = runner.plan()
+                assert plan.returncode == 0, plan.output
                 run_cli(tmp_path, "repo", "remove", "sales", *local, timeout=600)
                 wait_for(lambda: "sales" not in api.location_statuses(), 60, "sales gone")
                 assert runner.plan().returncode == 0

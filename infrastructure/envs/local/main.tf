@@ -70,7 +70,10 @@ module "stack" {
   dag_sync_interval = 2
   # ECS's shortest health check interval: a rolled code location is healthy 5 s after start.
   health_check_interval = 5
-  grpc_port             = var.grpc_port
-  workspace_file        = var.workspace_file
-  disposable            = true
+  # Every task shares this host's ports: a port-bound service's new task starts once the old one
+  # stopped (as `make dev` deploys); Fargate gives each task its own ENI, and rolls 100/200.
+  stop_first_rollouts = true
+  grpc_port           = var.grpc_port
+  workspace_file      = var.workspace_file
+  disposable          = true
 }

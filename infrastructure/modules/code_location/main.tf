@@ -152,6 +152,8 @@ resource "aws_ecs_service" "this" {
     enable   = true
     rollback = true
   }
+  deployment_minimum_healthy_percent = var.stop_first_rollouts ? 0 : 100
+  deployment_maximum_percent         = var.stop_first_rollouts ? 100 : 200
 
   network_configuration {
     subnets          = var.subnet_ids

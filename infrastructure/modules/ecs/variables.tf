@@ -148,3 +148,9 @@ variable "workspace_file" {
   type        = string
   default     = "/opt/dagster/dagster_home/workspace.yaml"
 }
+
+variable "stop_first_rollouts" {
+  description = "Roll port-bound services stop-first (minimum healthy 0%, maximum 100%): where tasks share one host's ports (the local emulation), a new task cannot start beside the old one."
+  type        = bool
+  default     = false
+}

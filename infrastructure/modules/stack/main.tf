@@ -74,6 +74,7 @@ module "ecs" {
   force_delete_images       = var.disposable
   deletion_protection       = !var.disposable
   webserver_port            = var.webserver_port
+  stop_first_rollouts       = var.stop_first_rollouts
   webserver_host            = var.webserver_host
   workspace_refresh_seconds = var.workspace_refresh_seconds
   workspace_file            = var.workspace_file
@@ -90,6 +91,7 @@ module "code_location" {
   dags_dir              = coalesce(each.value.dags_dir, "dags/${each.key}")
   dag_sync_interval     = var.dag_sync_interval
   health_check_interval = var.health_check_interval
+  stop_first_rollouts   = var.stop_first_rollouts
   read_from             = each.value.read_from
   repo_definitions      = each.value.definitions
   cpu                   = each.value.cpu
