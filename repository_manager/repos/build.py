@@ -17,13 +17,16 @@ covers the commit and the layer's exact package set.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -80,13 +83,23 @@ def build_image(
     key = _input_key(
         commit if sources.reads_checkout() else None, sources, pins, platform_root, python
     )
-    layer = _find_layer(images_dir, key)
-    if layer is None:
-        layer = _build_layer(
-            checkout, sources, pins, images_dir, key, platform_root, python, cache_dir, timeout, say
-        )
-    else:
-        say(f"dependency layer {layer.root.parent.name} is up to date")
+    with _layer_lock(images_dir, key):
+        layer = _find_layer(images_dir, key)
+        if layer is None:
+            layer = _build_layer(
+                checkout,
+                sources,
+                pins,
+                images_dir,
+                key,
+                platform_root,
+                python,
+                cache_dir,
+                timeout,
+                say,
+            )
+        else:
+            say(f"dependency layer {layer.root.parent.name} is up to date")
     return BuiltImage(
         root=layer.root,
         python=_python_of(layer.root),
@@ -109,9 +122,7 @@ def _build_layer(
     timeout: float,
     say: Log,
 ) -> DependencyLayer:
-    images_dir.mkdir(parents=True, exist_ok=True)
-    staging = images_dir / f".staging-{key[:12]}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{key[:12]}-", dir=images_dir))
     env = uv_env(cache_dir)
     try:
         venv = staging / "venv"
@@ -147,6 +158,19 @@ def _build_layer(
         return DependencyLayer(root=final / "venv", freeze=freeze)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _layer_lock(images_dir: Path, key: str) -> Iterator[None]:
+    """One build of a layer at a time, across processes and threads (each takes its own open
+    file, and ``flock`` locks per open file): the next one finds the layer built."""
+    images_dir.mkdir(parents=True, exist_ok=True)
+    with open(images_dir / f".lock-{key[:16]}", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _uv(args: list[str], env: dict[str, str], timeout: float, say: Log) -> str:

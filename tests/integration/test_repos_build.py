@@ -94,6 +94,11 @@ def timed_build(
     return image, lines, time.monotonic() - start
 
 
+def layers(images: Path) -> list[str]:
+    """The folders of an images directory (layers, or staging left behind), not its lock files."""
+    return sorted(p.name for p in images.iterdir() if not p.name.startswith(".lock-"))
+
+
 def downloads(lines: list[str]) -> list[str]:
     """uv's lines saying it fetched or built a distribution (absent when all came from cache)."""
     return [line for line in lines if line.startswith(("Downloading", "Prepared"))]
@@ -149,7 +154,7 @@ def test_rebuilding_the_same_inputs_is_a_no_op(
     again, lines, _ = timed_build(image.working_directory, image.commit, root / "images", uv_cache)
     assert again == image
     assert lines == [f"dependency layer {image.root.parent.name} is up to date"]
-    assert [p.name for p in (root / "images").iterdir()] == [image.root.parent.name]
+    assert layers(root / "images") == [image.root.parent.name]
 
 
 def test_a_packaged_project_gets_a_layer_per_commit(
@@ -222,6 +227,28 @@ def test_repositories_with_the_same_dependencies_share_one_layer(
     assert local.root != left.root, "a requirement on a local path shared a layer across commits"
 
 
+def test_two_builds_of_one_layer_at_once_share_it(tmp_path: Path, uv_cache: Path) -> None:
+    """A restore builds two repositories at a time in one process: with the same dependencies,
+    the second waits for the first's layer instead of building into the same staging folder."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    checkouts = []
+    for name in ("one", "two"):
+        url = make_repo(
+            tmp_path / name / "origin",
+            {"requirements.txt": "six\n", "definitions.py": SIX_ASSET.replace("six_version", name)},
+        )
+        commit = clone(url, "main", tmp_path / name / "checkout")
+        checkouts.append((tmp_path / name / "checkout", commit))
+    images = tmp_path / "images"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        built = list(
+            pool.map(lambda c: build_image(c[0], c[1], images, cache_dir=uv_cache), checkouts)
+        )
+    assert built[0].root == built[1].root and built[0].digest != built[1].digest
+    assert layers(images) == [built[0].root.parent.name]
+
+
 def test_uv_lock_pins_are_installed(tmp_path: Path, uv_cache: Path) -> None:
     checkout = write(
         tmp_path / "checkout",
@@ -260,7 +287,7 @@ def test_missing_package_names_the_package_and_its_file(tmp_path: Path, uv_cache
         "not found in the package registry"
     )
     assert "\n" not in message
-    assert [p.name for p in (tmp_path / "images").iterdir()] == []  # staging removed
+    assert layers(tmp_path / "images") == []  # staging removed
 
 
 def test_conflict_with_the_platform_pins(tmp_path: Path, uv_cache: Path) -> None:
