@@ -60,7 +60,10 @@ class Image:
 def builtin_images() -> list[Image]:
     project_venv = Path(sys.prefix)
     host_python = Path(sys.base_prefix)
-    platform = ["dagster-ecs", "dagster-ecs:*", "*.dkr.ecr.*.amazonaws.com/dagster-ecs*"]
+    # The platform's own repository only: a repository's image (``<stack>-repos/<name>``)
+    # that ECR does not hold is a pull error, not the platform's tree.
+    ecr = "*.dkr.ecr.*.amazonaws.com/dagster-ecs"
+    platform = ["dagster-ecs", "dagster-ecs:*", ecr, f"{ecr}:*", f"{ecr}@*"]
     python = [
         "python",
         "python:*",

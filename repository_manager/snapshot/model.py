@@ -14,6 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+
+def secret_arn(source: str) -> str:
+    """A secret's ARN from a ``valueFrom``, without the JSON key, version stage and version id
+    it may add (``arn:aws:secretsmanager:region:account:secret:name-abc123:key::``)."""
+    return ":".join(source.split(":")[:7])
+
+
 SNAPSHOT_FORMAT = 1
 """Bumped whenever a field changes meaning; a snapshot of another format is refused."""
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from repository_manager.snapshot.model import Snapshot
+from repository_manager.snapshot.model import Snapshot, secret_arn
 
 ABSENT = "—"
 VERBATIM = (" image", "_IMAGE")
@@ -182,7 +182,7 @@ def _own_names(snapshot: Snapshot) -> list[tuple[str, str]]:
         for container in service.task_definition.containers:
             source = container.secrets.get(DATABASE_SECRET)
             if source is not None:
-                arn = _SECRET_SUFFIX.sub(r"\1", ":".join(source.split(":")[:7]))
+                arn = _SECRET_SUFFIX.sub(r"\1", secret_arn(source))
                 found.append((arn, "{database secret}"))
             workspace = container.environment.get("DAGSTER_WORKSPACE_FILE")
             if workspace:

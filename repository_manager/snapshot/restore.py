@@ -21,7 +21,13 @@ from repository_manager.repos import git, manager, resources
 from repository_manager.repos.batch import add_configs
 from repository_manager.repos.config import RepoConfig
 from repository_manager.repos.errors import RepoError
-from repository_manager.snapshot.model import LocationShape, ServiceShape, Snapshot, SnapshotError
+from repository_manager.snapshot.model import (
+    LocationShape,
+    ServiceShape,
+    Snapshot,
+    SnapshotError,
+    secret_arn,
+)
 from repository_manager.snapshot.parity import LOCAL_WIRING, Difference, compare, fields
 from repository_manager.snapshot.restore_iam import restore_role, restore_secrets
 from repository_manager.snapshot.source import SnapshotSource
@@ -253,7 +259,7 @@ def _is_wiring(name: str) -> bool:
 
 
 def _secret_source(translate: Translator, source: str) -> str:
-    arn = ":".join(source.split(":")[:7])
+    arn = secret_arn(source)
     local = translate.extra.get(arn)
     if local is None:
         return translate.text(source)

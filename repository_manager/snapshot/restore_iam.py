@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from repository_manager.snapshot.model import RoleShape, Snapshot
+from repository_manager.snapshot.model import RoleShape, Snapshot, secret_arn
 from repository_manager.snapshot.parity import grants
 from repository_manager.snapshot.reader import policy_document
 from repository_manager.snapshot.translate import Translator
@@ -33,7 +33,7 @@ def restore_secrets(
     the local secret of the same name, created (with a placeholder value) where it is missing.
     The ARNs join ``translate``, so the roles' grants name the local secrets."""
     named = {
-        (service.name, container.name, variable): _arn(source)
+        (service.name, container.name, variable): secret_arn(source)
         for service in local.services
         for container in service.task_definition.containers
         for variable, source in container.secrets.items()
@@ -44,7 +44,7 @@ def restore_secrets(
             for variable, source in container.secrets.items():
                 if ":secretsmanager:" not in source:
                     continue
-                arn = _arn(source)
+                arn = secret_arn(source)
                 if arn in translate.extra:
                     continue
                 own = named.get((service.name, container.name, variable))
@@ -62,11 +62,6 @@ def restore_secrets(
                         f"`aws secretsmanager put-secret-value --secret-id {name}`"
                     )
                 translate.extra[arn] = found
-
-
-def _arn(source: str) -> str:
-    """A secret's ARN without the JSON key, version stage and id a ``valueFrom`` may add."""
-    return ":".join(source.split(":")[:7])
 
 
 def restore_role(

@@ -18,6 +18,17 @@ import pytest
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+ECS_TASKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+"""The trust policy of a role that ECS tasks (their task or execution role) assume."""
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import running_emulator, wait_for
+from tests.integration.conftest import ECS_TASKS_TRUST, running_emulator, wait_for
 from tests.integration.ecs_fixtures import PY, EcsEnv, ecs_env, ecs_environment
 
 __all__ = ["ecs_env"]
@@ -43,17 +43,9 @@ print(json.dumps({
 
 
 def _role(iam: object, name: str, policy: dict) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]  # type: ignore[attr-defined]
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST))[
+        "Role"
+    ]["Arn"]  # type: ignore[attr-defined]
     iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))  # type: ignore[attr-defined]
     return str(arn)
 

@@ -15,23 +15,13 @@ import pytest
 from ecs_local.images import ENV_ANNOTATION, ROOT_ANNOTATION
 from repository_manager.repos.ecr import record_in_ecr
 from repository_manager.settings import CLUSTER_NAME, STACK_TAG
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import ECS_TASKS_TRUST, wait_for
 from tests.integration.ecs_fixtures import make_network
 from tests.integration.stack_fixtures import LocalStack, started_stack
 
 pytestmark = pytest.mark.integration
 
 REPOSITORY = "pull-probe/app"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +32,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def _execution_role(stack: LocalStack, name: str, repository: str) -> str:
     iam = stack.client("iam")
-    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
-        "Arn"
-    ]
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(ECS_TASKS_TRUST))[
+        "Role"
+    ]["Arn"]
     pull = {
         "Effect": "Allow",
         "Action": "ecr:BatchGetImage",

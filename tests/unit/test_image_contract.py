@@ -35,3 +35,15 @@ def test_a_manifest_the_control_plane_writes_is_the_image_the_runtime_runs() -> 
     assert images.image_from_manifest(reference, image_manifest("sha256:" + "b" * 64)) is None
     assert images.ECR_REFERENCE.match(reference)
     assert images.ECR_REFERENCE.match(reference.replace(":abc", "@sha256:" + "c" * 64))
+
+
+def test_only_the_platform_repository_falls_back_to_the_platform_tree() -> None:
+    """An image that ECR does not hold resolves to a built-in tree only when it is the
+    platform's own repository; a repository's missing image is CannotPullContainerError."""
+    store = images.ImageStore(images.builtin_images())
+    registry = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com"
+    platform = store.resolve(f"{registry}/dagster-ecs:main", pull=lambda reference: None)
+    assert platform is not None and platform.pattern.endswith("/dagster-ecs:*")
+    assert store.resolve(f"{registry}/dagster-ecs@sha256:" + "a" * 64, pull=lambda r: None)
+    assert store.resolve(f"{registry}/dagster-ecs-repos/sales:abc", pull=lambda r: None) is None
+    assert store.resolve(f"{registry}/tf1234-repos/sales:abc", pull=lambda r: None) is None

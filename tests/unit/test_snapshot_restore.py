@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from repository_manager.snapshot.model import LocationShape, Snapshot, SnapshotError
+from repository_manager.snapshot.model import LocationShape, Snapshot, SnapshotError, secret_arn
 from repository_manager.snapshot.restore import registry_configs
 from repository_manager.snapshot.translate import Translator, port_map
 from tests.unit.test_snapshot_parity import _environment
@@ -121,3 +121,10 @@ def test_a_run_on_the_image_s_dags_replays_only_on_an_image_of_the_same_commit()
     assert "and ledger here is not registered:" in (image_mismatch(run, None) or "")
     platform_run = run.model_copy(update={"git_commit": None, "location": "main"})
     assert image_mismatch(platform_run, None) is None
+
+
+def test_a_secret_source_names_its_secret_without_key_stage_or_version() -> None:
+    arn = "arn:aws:secretsmanager:ap-southeast-2:123456789012:secret:db-AbC123"
+    assert secret_arn(arn) == arn
+    assert secret_arn(f"{arn}:password::") == arn
+    assert secret_arn(f"{arn}:password:AWSPREVIOUS:") == arn
