@@ -144,17 +144,10 @@ def _build_layer(
         (staging / LAYER_FILE).write_text(
             json.dumps({"key": key, "freeze": freeze}, indent=2), encoding="utf-8"
         )
-        if final.exists() and _find_layer(images_dir, key) is None:
-            shutil.rmtree(final)  # left by an interrupted build: its layer file comes last
-        try:
-            staging.rename(final)
-        except OSError:
-            found = _find_layer(images_dir, key)  # another build of the same inputs came first
-            if found is None:
-                raise RepoError(
-                    f"cannot move the new image into {final}: remove it and retry"
-                ) from None
-            return found
+        # Under the layer's lock, an existing folder is one an interrupted build left behind
+        # (its layer file is written last).
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
         return DependencyLayer(root=final / "venv", freeze=freeze)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

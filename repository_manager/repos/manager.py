@@ -457,8 +457,6 @@ def update_repo(
 def roll_location(target: RepoTarget, config: RepoConfig, progress: Progress) -> str | None:
     """A new task definition revision with the new image, and a rolling update to it; returns
     the address of the task that runs it."""
-    from repository_manager.deploy import DeployError, wait_stable
-
     ecs = target.client("ecs")
     service = resources.service_name(config.name)
     described = ecs.describe_services(cluster=target.platform.cluster, services=[service])
@@ -477,20 +475,26 @@ def roll_location(target: RepoTarget, config: RepoConfig, progress: Progress) ->
     location = resources.location_of(config, role, config.image, port)
     platform = dataclasses.replace(target.platform, code_locations={config.name: location})
     revision = resources.register_task_definition(ecs, platform, config.name, Undo(), fresh=False)
-    ecs.update_service(cluster=target.platform.cluster, service=service, taskDefinition=revision)
-    progress(f"rolling {service} to {revision.rsplit('/', 1)[-1]}")
+    return _roll_service(target, service, revision, progress)
+
+
+def _roll_service(
+    target: RepoTarget, service: str, revision: str, progress: Progress, whose: str = ""
+) -> str | None:
+    """Rolls ``service`` to ``revision`` and waits until ECS runs it; returns the address of
+    the task that runs it."""
+    from repository_manager.deploy import DeployError, wait_stable
+
+    ecs = target.client("ecs")
+    cluster = target.platform.cluster
+    ecs.update_service(cluster=cluster, service=service, taskDefinition=revision)
+    progress(f"rolling {service} to {revision.rsplit('/', 1)[-1]}{whose}")
     try:
-        wait_stable(
-            ecs,
-            target.platform.cluster,
-            [service],
-            timeout=LOADED_TIMEOUT_S,
-            deployed={service: revision},
-        )
+        wait_stable(ecs, cluster, [service], timeout=LOADED_TIMEOUT_S, deployed={service: revision})
     except DeployError as error:
         raise RepoError(str(error)) from None
     progress(f"{service} runs {revision.rsplit('/', 1)[-1]}")
-    return task_address(ecs, target.platform.cluster, service, revision)
+    return task_address(ecs, cluster, service, revision)
 
 
 def _roll_through_tofu(
@@ -501,15 +505,13 @@ def _roll_through_tofu(
     leaves a service's revision to deploys). A rollout that fails, or that the circuit breaker
     rolls back, puts the registry back, applies and rolls again, so the registry, tofu's state
     and what runs still agree."""
-    from repository_manager.deploy import DeployError
-
     assert target.apply_registry is not None
     current = target.registry.replace(updated, etag)
     progress(f"registered repos/{updated.name}/config.yml at {(updated.commit or '')[:12]}")
     try:
         target.apply_registry(progress)
         return _roll_to_tofu_revision(target, updated.name, progress)
-    except (DeployError, RepoError) as error:
+    except RepoError as error:
         progress(f"rolling back to {(old.commit or '')[:12]}")
         target.registry.replace(old, current)
         target.apply_registry(progress)
@@ -518,23 +520,12 @@ def _roll_through_tofu(
 
 
 def _roll_to_tofu_revision(target: RepoTarget, name: str, progress: Progress) -> str | None:
-    from repository_manager.deploy import DeployError, wait_stable
-
-    ecs = target.client("ecs")
-    cluster = target.platform.cluster
-    service = resources.service_name(name)
     family = resources.family(target.platform, name)
-    revision = str(
-        ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["taskDefinitionArn"]
+    described = target.client("ecs").describe_task_definition(taskDefinition=family)
+    revision = str(described["taskDefinition"]["taskDefinitionArn"])
+    return _roll_service(
+        target, resources.service_name(name), revision, progress, whose=", tofu's revision"
     )
-    ecs.update_service(cluster=cluster, service=service, taskDefinition=revision)
-    progress(f"rolling {service} to {revision.rsplit('/', 1)[-1]}, tofu's revision")
-    try:
-        wait_stable(ecs, cluster, [service], timeout=LOADED_TIMEOUT_S, deployed={service: revision})
-    except DeployError as error:
-        raise RepoError(str(error)) from None
-    progress(f"{service} runs {revision.rsplit('/', 1)[-1]}")
-    return task_address(ecs, cluster, service, revision)
 
 
 def sync_repos(target: RepoTarget, progress: Progress) -> list[str]:
