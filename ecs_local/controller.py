@@ -16,9 +16,10 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecs_local import awslogs, discovery, lifecycle
 from ecs_local.aws_clients import AwsClients
@@ -50,6 +51,7 @@ from ecs_local.task_state import (
 from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
 from ecs_local.unsupported import unsupported_features
 
+T = TypeVar("T")
 log = logging.getLogger("ecs_local")
 
 STABLE_AFTER = 10.0
@@ -481,10 +483,17 @@ class Controller:
         service_reports = []
         for key in set(by_service) | set(services):
             service = services.get(key) or {"status": "MISSING", "deployments": []}
-            report = self._schedule_service(
-                key, service, by_service.get(key, []), definitions, held_ports, now
+            schedule = partial(
+                self._schedule_service,
+                key,
+                service,
+                by_service.get(key, []),
+                definitions,
+                held_ports,
+                now,
             )
-            if key in services:
+            report = self._guarded(f"scheduling service {key[3]}", schedule)
+            if key in services and report is not None:
                 service_reports.append(report)
         self.breaker.forget({d["id"] for s in snap["services"] for d in s["deployments"]})
         self.throttle.forget({"/".join(key) for key in services})
@@ -501,22 +510,41 @@ class Controller:
     ) -> None:
         """Starts what the emulator wants running, stops what it wants stopped or forgot."""
         for arn, snap_task in wanted.items():
-            local = self.tasks.get(arn)
-            if local is None:
-                if snap_task["desiredStatus"] == "RUNNING" and arn not in self.done:
-                    self.start_task(snap_task, definitions[snap_task["taskDefinitionArn"]])
-                continue
-            local.snapshot["desiredStatus"] = snap_task["desiredStatus"]
-            if snap_task["desiredStatus"] == "STOPPED":
-                self.begin_stop(
-                    local, snap_task.get("stoppedReason") or "Task stopped", "UserInitiated"
-                )
+            self._guarded(f"task {arn}", partial(self._converge_task, snap_task, definitions))
         for arn, local in list(self.tasks.items()):
             if arn not in wanted and local.created < requested_at and local.status != "STOPPED":
-                self.begin_stop(local, "Task is gone from the emulator", "TaskOrphaned")
+                orphaned = partial(
+                    self.begin_stop, local, "Task is gone from the emulator", "TaskOrphaned"
+                )
+                self._guarded(f"task {arn}", orphaned)
                 local.reported = "gone"
         for local in list(self.tasks.values()):
-            self._watch(local, now)
+            self._guarded(f"task {local.arn}", partial(self._watch, local, now))
+
+    def _converge_task(
+        self, snap_task: dict[str, Any], definitions: dict[str, dict[str, Any]]
+    ) -> None:
+        local = self.tasks.get(snap_task["taskArn"])
+        if local is None:
+            if snap_task["desiredStatus"] == "RUNNING" and snap_task["taskArn"] not in self.done:
+                self.start_task(snap_task, definitions[snap_task["taskDefinitionArn"]])
+            return
+        local.snapshot["desiredStatus"] = snap_task["desiredStatus"]
+        if snap_task["desiredStatus"] == "STOPPED":
+            self.begin_stop(
+                local, snap_task.get("stoppedReason") or "Task stopped", "UserInitiated"
+            )
+
+    @staticmethod
+    def _guarded(what: str, step: Callable[[], T]) -> T | None:
+        """One object's step of a pass. Its failure is logged and the pass goes on, as a
+        per-object work queue keeps one bad task or service from stalling the others (and the
+        status report of every one)."""
+        try:
+            return step()
+        except Exception:
+            log.exception("%s failed; the other tasks and services carry on", what)
+            return None
 
     def _service_tasks(
         self, wanted: dict[str, dict[str, Any]], requested_at: float

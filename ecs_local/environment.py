@@ -3,7 +3,10 @@
 The task process does not inherit the runtime's environment (and so none of its AWS keys): it
 gets the image's PATH and variables, the container definition's ``environment`` and resolved
 ``secrets``, the run_task overrides, the task metadata/credentials endpoints and only
-``AWS_ENDPOINT_URL`` + region to reach the emulator.
+``AWS_ENDPOINT_URL`` + region to reach the emulator, and ``AWS_DISABLE_HOST_PREFIX_INJECTION``:
+an SDK puts some operations' host prefix before the endpoint's host (Cloud Map's
+DiscoverInstances calls ``data-servicediscovery…`` on AWS), and ``data-127.0.0.1`` resolves
+nowhere.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ def build_env(
     env.update(
         {
             "AWS_ENDPOINT_URL": aws_endpoint,
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
             "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE",

@@ -65,9 +65,14 @@ class HealthCheck:
             self._record(code == 0, now)
             self._proc = None
         if self._proc is None and now >= self.next_at:
-            self._proc = spawn(self.argv)
-            self._proc_deadline = now + self.timeout
             self.next_at = now + self.interval
+            try:
+                self._proc = spawn(self.argv)
+            except OSError:
+                # Docker counts a probe it cannot exec (``curl`` not in the image) as failed.
+                self._record(False, now)
+                return self.status
+            self._proc_deadline = now + self.timeout
         return self.status
 
     def _record(self, passed: bool, now: float) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from moto.core.utils import camelcase_to_underscores, utcnow
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
+from moto.ecs.exceptions import EcsClientException
 from moto.moto_api._internal import mock_random
 
 PINNED_MOTO = "5.2.5"
@@ -192,6 +193,45 @@ def _shim_eni_dns_name() -> None:
         NetworkInterface.private_dns_name = None  # type: ignore[assignment]
 
 
+HEALTH_CHECK_RANGES = {
+    "interval": (5, 300),
+    "timeout": (2, 60),
+    "retries": (1, 10),
+    "startPeriod": (0, 300),
+}
+"""ECS API Reference, HealthCheck: "You may specify between 5 and 300 seconds" (interval),
+2-60 s (timeout), 1-10 (retries), 0-300 s (startPeriod)."""
+
+
+def health_check_problem(definitions: list[dict[str, Any]]) -> str | None:
+    for definition in definitions:
+        check = definition.get("healthCheck") or {}
+        for field, (low, high) in HEALTH_CHECK_RANGES.items():
+            value = check.get(field)
+            if value is not None and not low <= int(value) <= high:
+                return (
+                    f"Container '{definition.get('name')}': healthCheck.{field} {value} is out "
+                    f"of range; it must be between {low} and {high}"
+                )
+    return None
+
+
+def _shim_health_check_ranges() -> None:
+    """moto registers any healthCheck; ECS refuses values outside HealthCheck's documented
+    ranges with a ClientException, so a check every second never reaches a task."""
+    register = ecs_models.EC2ContainerServiceBackend.register_task_definition
+
+    def register_task_definition(
+        self: Any, family: str, container_definitions: list[dict[str, Any]], *args: Any, **kw: Any
+    ) -> Any:
+        problem = health_check_problem(container_definitions)
+        if problem is not None:
+            raise EcsClientException(problem)
+        return register(self, family, container_definitions, *args, **kw)
+
+    ecs_models.EC2ContainerServiceBackend.register_task_definition = register_task_definition  # type: ignore[method-assign]
+
+
 FARGATE_PLATFORM_VERSION = "1.4.0"
 FARGATE_EPHEMERAL_GIB = 20
 
@@ -291,4 +331,5 @@ def apply() -> None:
     _shim_eni_dns_name()
     _shim_task_fields()
     _shim_tag_on_create_authorization()
+    _shim_health_check_ranges()
     _applied = True

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
 import threading
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 _installed = False
 
@@ -91,6 +94,55 @@ def _cloud_map_namespace_from_dns_config() -> None:
         return create(self, name, namespace, *args, **kwargs)
 
     ServiceDiscoveryBackend.create_service = create_service  # type: ignore[method-assign]
+
+
+def _cloud_map_namespace_deletion() -> None:
+    """moto 5.2.5's DeleteNamespace drops the namespace only: the Route 53 hosted zone it
+    created for a DNS namespace outlives it (a stack destroyed by tofu leaves its zone behind),
+    and a namespace that still holds services is deleted too. AWS refuses the latter
+    (ResourceInUse: "If the namespace still contains one or more services, the request fails")
+    and deletes the hosted zone Cloud Map created with the namespace."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.route53 import route53_backends
+    from moto.servicediscovery.models import ServiceDiscoveryBackend
+    from moto.utilities.utils import get_partition
+
+    delete = ServiceDiscoveryBackend.delete_namespace
+
+    def delete_namespace(self: Any, namespace_id: str) -> str:
+        namespace = self.namespaces.get(namespace_id)
+        zone = None
+        if namespace is not None:
+            if any(s.namespace_id == namespace_id for s in self.services.values()):
+                raise JsonRESTError(
+                    "ResourceInUse", f"Namespace {namespace_id} still contains services"
+                )
+            zone = (namespace.dns_properties or {}).get("HostedZoneId")
+        operation = str(delete(self, namespace_id))
+        if zone:
+            route53 = route53_backends[self.account_id][get_partition(self.region_name)]
+            route53.zones.pop(str(zone).replace("/hostedzone/", ""), None)
+        return operation
+
+    ServiceDiscoveryBackend.delete_namespace = delete_namespace  # type: ignore[method-assign]
+
+
+def _cloud_map_service_filters() -> None:
+    """moto 5.2.5's ListServices ignores ``Filters`` and lists every namespace's services, so a
+    workspace rendered from one namespace (NAMESPACE_ID EQ) names another namespace's services,
+    and DiscoverInstances for them fails. AWS filters by NAMESPACE_ID (EQ or IN)."""
+    from moto.servicediscovery.responses import ServiceDiscoveryResponse
+
+    def list_services(self: Any) -> str:
+        params = json.loads(self.body or "{}")
+        services = list(self.servicediscovery_backend.list_services())
+        for wanted in params.get("Filters") or []:
+            if wanted.get("Name") == "NAMESPACE_ID":
+                values = set(wanted.get("Values") or [])
+                services = [s for s in services if s.namespace_id in values]
+        return json.dumps({"Services": [s.to_json() for s in services]})
+
+    ServiceDiscoveryResponse.list_services = list_services  # type: ignore[method-assign]
 
 
 def _one_region_table() -> None:
@@ -176,6 +228,99 @@ def _ecr_resources() -> None:
     ECRResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
 
 
+_S3_LIST_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
+"""The S3 actions whose request context holds ``s3:prefix``, ``s3:delimiter``, ``s3:max-keys``
+(the Service Authorization Reference's condition keys for Amazon S3)."""
+
+_unevaluated_warned: set[str] = set()
+
+
+def _principal_arn(arn: str) -> str:
+    """``aws:PrincipalArn`` of an assumed role is the role's ARN, not the session's."""
+    match = re.fullmatch(r"arn:([^:]+):sts::(\d+):assumed-role/([^/]+)/.+", arn)
+    if match is None:
+        return arn
+    partition, account, role = match.groups()
+    return f"arn:{partition}:iam::{account}:role/{role}"
+
+
+def _ecs_context(request: Any) -> dict[str, list[str]]:
+    """``ecs:cluster`` (the cluster's ARN, ``default`` when the call names none) for operations
+    that take a cluster; ``ecs:CreateAction`` when a creating call is authorised for its tags."""
+    from botocore.session import get_session
+
+    target = request._headers.get("X-Amz-Target", "")
+    operation = target.rsplit(".", 1)[-1]
+    context: dict[str, list[str]] = {}
+    try:
+        model = get_session().get_service_model("ecs").operation_model(operation)
+    except Exception:
+        return context
+    if request._action == "ecs:TagResource" and operation != "TagResource":
+        context["ecs:createaction"] = [operation]
+    if model.input_shape is not None and "cluster" in model.input_shape.members:
+        try:
+            cluster = json.loads(request._body or b"{}").get("cluster") or "default"
+        except ValueError:
+            cluster = "default"
+        if not str(cluster).startswith("arn:"):
+            cluster = f"arn:aws:ecs:{request._region}:{request.account_id}:cluster/{cluster}"
+        context["ecs:cluster"] = [str(cluster)]
+    return context
+
+
+def _request_context(request: Any) -> dict[str, list[str]]:
+    context: dict[str, list[str]] = {
+        "aws:requestedregion": [request._region],
+        "aws:principalarn": [_principal_arn(request._access_key.arn)],
+        "aws:principalaccount": [request.account_id],
+    }
+    if request._action in _S3_LIST_ACTIONS:
+        query = parse_qs(urlsplit(request._path).query, keep_blank_values=True)
+        for name in ("prefix", "delimiter", "max-keys"):
+            if name in query:
+                context[f"s3:{name}"] = query[name]
+    if request._action.startswith("ecs:"):
+        context.update(_ecs_context(request))
+    return context
+
+
+def _warn_unevaluated(condition: str) -> None:
+    if condition not in _unevaluated_warned:
+        _unevaluated_warned.add(condition)
+        logging.getLogger("localstack.iam").warning(
+            "IAM condition %s is not evaluated by the emulator (AWS evaluates it): "
+            "the statement applies as if it held",
+            condition,
+        )
+
+
+def _identity_policy_conditions() -> None:
+    """moto decides a request on each statement's Action and Resource and never fills a request
+    context, so a condition never narrows an Allow: a repository's role, allowed ListBucket only
+    with ``s3:prefix`` under its own folder, lists every repository's keys. The request is
+    decided by :func:`localstack.iam_policy.decide` instead, with the condition keys the
+    emulator can fill from the request; the role-trust check of AssumeRole stays moto's."""
+    from moto.iam.access_control import IAMPolicy, IAMRequestBase
+
+    from localstack.iam_policy import Decision, decide
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        if self._action == "sts:GetCallerIdentity":
+            return
+        documents = [IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
+        decision = decide(
+            documents, self._action, resource, _request_context(self), _warn_unevaluated
+        )
+        permitted = decision is Decision.ALLOW
+        if permitted and self._is_assuming_role_operation(resource):
+            permitted = self._check_role_trust_relationship(resource)
+        if not permitted:
+            self._raise_access_denied()
+
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Before moto's models are imported (the region table is read at import)."""
     global _installed
@@ -185,7 +330,10 @@ def install() -> None:
     _autoscaling_tags()
     _managed_policies_in_the_aws_partition_only()
     _cloud_map_namespace_from_dns_config()
+    _cloud_map_namespace_deletion()
+    _cloud_map_service_filters()
     _secret_resources()
     _log_resources()
     _ecr_resources()
+    _identity_policy_conditions()
     _installed = True

@@ -49,10 +49,12 @@ def for_stack(settings: StackSettings | None) -> Credentials:
 
 
 def shell_exports(settings: StackSettings) -> str:
-    """What `dagster-ecs dev env` prints: any AWS tool then works against the stack."""
+    """What `dagster-ecs dev env` prints: any AWS tool then works against the stack. Host
+    prefix injection is off: a default Cloud Map client would call ``data-127.0.0.1``."""
     credentials = for_stack(settings)
     lines = {
         "AWS_ENDPOINT_URL": settings.emulator_url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         **credentials.environment(),

@@ -40,6 +40,7 @@ def aws_env(settings: StackSettings) -> dict[str, str]:
     (the ECS runtime reads the administrator's keys from the stack's credentials file)."""
     return {
         "AWS_ENDPOINT_URL": settings.emulator_url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
     }

@@ -254,7 +254,7 @@ STUBBORN = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
     "open('ignoring-sigterm', 'w').close(); time.sleep(600)"
 )
-READY = {"command": ["CMD-SHELL", "test -f ignoring-sigterm"], "interval": 1, "retries": 3}
+READY = {"command": ["CMD-SHELL", "test -f ignoring-sigterm"], "interval": 5, "retries": 3}
 
 
 def app_container(command: str, **extra: object) -> dict[str, object]:

@@ -30,6 +30,8 @@ for key in ("repos/a/x", "repos/b/x"):
         results[key] = "ok"
     except Exception as error:
         results[key] = type(error).__name__ + str(getattr(error, "response", {}).get("Error", {}))
+sd = boto3.client("servicediscovery")
+found = sd.discover_instances(NamespaceName="probe.local", ServiceName="db")
 print("probe starting")
 print()  # an empty line: the awslogs driver drops it instead of failing the whole batch
 print(json.dumps({
@@ -38,6 +40,7 @@ print(json.dumps({
     "container": get(meta),
     "identity": boto3.client("sts").get_caller_identity()["Arn"],
     "s3": results,
+    "discovered": [i["Attributes"]["AWS_INSTANCE_IPV4"] for i in found["Instances"]],
 }), flush=True)
 """
 
@@ -130,9 +133,20 @@ def test_task_sees_secrets_metadata_and_its_role(
                     "Action": "s3:PutObject",
                     "Resource": "arn:aws:s3:::probe-bucket/repos/a/*",
                 },
-                {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["sts:GetCallerIdentity", "servicediscovery:DiscoverInstances"],
+                    "Resource": "*",
+                },
             ],
         },
+    )
+    sd = session.client("servicediscovery", endpoint_url=url)
+    sd.create_http_namespace(Name="probe.local")
+    namespace = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "probe.local")
+    db = sd.create_service(Name="db", NamespaceId=namespace["Id"])["Service"]
+    sd.register_instance(
+        ServiceId=db["Id"], InstanceId="db-1", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.9"}
     )
     execution_role = _role(
         iam,
@@ -221,6 +235,9 @@ def test_task_sees_secrets_metadata_and_its_role(
     assert ":assumed-role/repo-a/" in out["identity"]
     assert out["s3"]["repos/a/x"] == "ok"
     assert "AccessDenied" in out["s3"]["repos/b/x"]
+    # A default client: DiscoverInstances' ``data-`` host prefix is not injected before the
+    # emulator's address (AWS_DISABLE_HOST_PREFIX_INJECTION), so the call reaches it.
+    assert out["discovered"] == ["10.0.0.9"]
 
 
 METADATA_PROBE = (

@@ -125,7 +125,7 @@ def test_run_task_and_stop_task_with_stop_timeout(ecs_env: EcsEnv) -> None:
     running = ecs_env.wait_status(task["taskArn"], "RUNNING")
     wait_for(
         lambda: ecs_env.describe([stubborn["taskArn"]])[0].get("healthStatus") == "HEALTHY",
-        20,
+        30,
         "the stubborn task to ignore SIGTERM",
     )
     assert psutil.pid_exists(_pid(running))
@@ -154,17 +154,17 @@ def test_unknown_image_stops_with_cannot_pull(ecs_env: EcsEnv) -> None:
 
 
 def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
-    check = {"command": ["CMD-SHELL", "test -f healthy"], "interval": 1, "retries": 2, "timeout": 2}
+    check = {"command": ["CMD-SHELL", "test -f healthy"], "interval": 5, "retries": 2, "timeout": 2}
     sick = ecs_env.register("sick", [_app(SERVER, healthCheck=check)])
     ecs_env.create_service("sick", sick, 1)
     first = wait_for(lambda: ecs_env.running("sick", 1), 15, "a RUNNING task")[0]
-    stopped = ecs_env.wait_status(first["taskArn"], "STOPPED", timeout=15)
+    stopped = ecs_env.wait_status(first["taskArn"], "STOPPED", timeout=40)
     assert stopped["stoppedReason"] == "Task failed container health checks"
     assert stopped["stopCode"] == "ServiceSchedulerInitiated"  # the scheduler replaced it
     assert stopped["containers"][0]["healthStatus"] == "UNHEALTHY"
     wait_for(
         lambda: [t for t in ecs_env.running("sick", 1) or [] if t["taskArn"] != first["taskArn"]],
-        15,
+        30,
         "a replacement task",
     )
     well = ecs_env.register(
@@ -178,7 +178,7 @@ def test_unhealthy_task_is_stopped_and_replaced(ecs_env: EcsEnv) -> None:
             for t in ecs_env.service_tasks("sick")
             if t["taskDefinitionArn"] == well and t["healthStatus"] == "HEALTHY"
         ],
-        20,
+        40,
         "a HEALTHY task",
     )
     assert healthy[0]["containers"][0]["healthStatus"] == "HEALTHY"

@@ -45,7 +45,7 @@ def test_secret_values_never_reach_disk_and_adoption_recovers_them(ecs_env: EcsE
                 "secrets": [{"name": "DB_PASSWORD", "valueFrom": secret_arn}],
                 "healthCheck": {
                     "command": ["CMD-SHELL", check],
-                    "interval": 1,
+                    "interval": 5,
                     "timeout": 2,
                     "retries": 2,
                 },

@@ -227,3 +227,30 @@ def test_a_tagged_create_needs_tag_resource_too() -> None:
                 assert run["tasks"][0]["tags"] == tags
     assert "AccessDenied" in denied["hooked"] and "ecs:TagResource" in denied["hooked"]
     assert denied["plain"] == ""
+
+
+def _register_checked(url: str, **check: int) -> Any:
+    ecs = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "ecs", endpoint_url=url, config=Config(retries={"max_attempts": 1})
+    )
+    container = {
+        "name": "app",
+        "image": "python:3.11",
+        "memory": 128,
+        "healthCheck": {"command": ["CMD-SHELL", "true"], **check},
+    }
+    return ecs.register_task_definition(family="checked", containerDefinitions=[container])
+
+
+def test_health_check_values_outside_ecs_ranges_are_refused(
+    emulator: str, plain_emulator: str
+) -> None:
+    """ECS API Reference, HealthCheck: interval "between 5 and 300 seconds", timeout 2-60 s,
+    retries 1-10, startPeriod 0-300 s."""
+    for field, value in (("interval", 1), ("interval", 301), ("timeout", 1), ("retries", 11)):
+        with pytest.raises(ClientError, match=f"ClientException.*healthCheck.{field} {value}"):
+            _register_checked(emulator, **{field: value})
+        _register_checked(plain_emulator, **{field: value})  # upstream registers it
+    edges = {"interval": 5, "timeout": 60, "retries": 10, "startPeriod": 300}
+    registered = _register_checked(emulator, **edges)["taskDefinition"]
+    assert registered["containerDefinitions"][0]["healthCheck"]["interval"] == 5

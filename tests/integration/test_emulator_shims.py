@@ -271,3 +271,130 @@ def test_plain_moto_denies_an_ecr_repository_granted_by_its_arn() -> None:
         puller = _image_puller(url)
         with pytest.raises(ClientError, match="AccessDenied"):
             _pull(puller, "stack-repos/a")
+
+
+def _repository_role(url: str) -> tuple[Any, Any]:
+    """IAM enforced: an administrator, a bucket with two repositories' keys, and a user holding
+    the policy add-repo gives repository ``foo``'s task role."""
+    from repository_manager.iam import code_location_policy
+
+    admin = iam_user(url, None, "admin", policy=_policy("*", "*"))
+    s3 = admin.client("s3", endpoint_url=url)
+    s3.create_bucket(
+        Bucket="platform", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
+    )
+    for key in ("repos/foo/assets/a", "repos/bar/assets/b"):
+        s3.put_object(Bucket="platform", Key=key, Body=b"x")
+    policy = code_location_policy("platform", "foo")
+    return iam_user(url, admin, "foo", policy=policy).client("s3", endpoint_url=url), s3
+
+
+def _listed(s3: Any, prefix: str) -> list[str]:
+    found = s3.list_objects_v2(Bucket="platform", Prefix=prefix).get("Contents", [])
+    return [item["Key"] for item in found]
+
+
+def test_list_bucket_is_confined_to_the_prefixes_its_condition_names() -> None:
+    """IAM User Guide, Condition operators: "If the key that you specify in a policy condition
+    is not present in the request context, the values do not match and the condition is
+    false." A ListBucket allowed only with ``s3:prefix`` like ``repos/foo/*`` lists that folder
+    and is denied any other prefix, and a listing without a prefix."""
+    with enforcing_emulator() as url:
+        role, _ = _repository_role(url)
+        assert _listed(role, "repos/foo/") == ["repos/foo/assets/a"]
+        for prefix in ("repos/bar/", "repos/", ""):
+            with pytest.raises(ClientError, match="AccessDenied"):
+                _listed(role, prefix)
+
+
+def test_plain_moto_lists_any_prefix_despite_the_condition() -> None:
+    with enforcing_emulator("--no-ecs-hook") as url:
+        role, _ = _repository_role(url)
+        assert _listed(role, "repos/bar/") == ["repos/bar/assets/b"]
+
+
+def _cluster_scoped(url: str) -> Any:
+    """A user allowed ecs:ListTasks only where ``ecs:cluster`` is cluster ``a``'s ARN, as the
+    daemon's role is allowed to run and list tasks in its own cluster only."""
+    admin = iam_user(url, None, "admin", policy=_policy("*", "*"))
+    ecs = admin.client("ecs", endpoint_url=url)
+    arn = ecs.create_cluster(clusterName="a")["cluster"]["clusterArn"]
+    ecs.create_cluster(clusterName="b")
+    statement = {
+        "Effect": "Allow",
+        "Action": "ecs:ListTasks",
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"ecs:cluster": arn}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    return iam_user(url, admin, "lister", policy=policy).client("ecs", endpoint_url=url)
+
+
+def test_an_ecs_cluster_condition_confines_calls_to_that_cluster() -> None:
+    with enforcing_emulator() as url:
+        ecs = _cluster_scoped(url)
+        assert ecs.list_tasks(cluster="a")["taskArns"] == []
+        for cluster in ("b", None):
+            with pytest.raises(ClientError, match="AccessDenied"):
+                ecs.list_tasks(**({"cluster": cluster} if cluster else {}))
+
+
+def test_plain_moto_ignores_an_ecs_cluster_condition() -> None:
+    with enforcing_emulator("--no-ecs-hook") as url:
+        ecs = _cluster_scoped(url)
+        assert ecs.list_tasks(cluster="b")["taskArns"] == []
+
+
+def _namespace_with_a_service(url: str) -> tuple[Any, Any, str, str]:
+    session = boto3.session.Session("test", "test", region_name="ap-southeast-2")
+    sd = session.client("servicediscovery", endpoint_url=url)
+    route53 = session.client("route53", endpoint_url=url)
+    sd.create_private_dns_namespace(Name="gone.internal", Vpc="vpc-deleted-namespace")
+    namespace = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "gone.internal")
+    service = sd.create_service(Name="main", NamespaceId=namespace["Id"])["Service"]
+    return sd, route53, namespace["Id"], service["Id"]
+
+
+def test_deleting_a_namespace_needs_it_empty_and_takes_its_hosted_zone(emulator: str) -> None:
+    """Cloud Map API Reference, DeleteNamespace: "If the namespace still contains one or more
+    services, the request fails." The hosted zone Cloud Map made for it goes with it."""
+    sd, route53, namespace, service = _namespace_with_a_service(emulator)
+    zones = {z["Id"].rsplit("/", 1)[-1] for z in route53.list_hosted_zones()["HostedZones"]}
+    dns = sd.get_namespace(Id=namespace)["Namespace"]["Properties"]["DnsProperties"]
+    zone = dns["HostedZoneId"].rsplit("/", 1)[-1]
+    assert zone in zones
+    with pytest.raises(ClientError, match="ResourceInUse"):
+        sd.delete_namespace(Id=namespace)
+    sd.delete_service(Id=service)
+    sd.delete_namespace(Id=namespace)
+    left = {z["Id"].rsplit("/", 1)[-1] for z in route53.list_hosted_zones()["HostedZones"]}
+    assert zone not in left
+
+
+def test_plain_moto_deletes_a_namespace_in_use_and_keeps_its_zone(plain_emulator: str) -> None:
+    sd, route53, namespace, _ = _namespace_with_a_service(plain_emulator)
+    sd.delete_namespace(Id=namespace)
+    assert "gone.internal-hz" in [z["Name"] for z in route53.list_hosted_zones()["HostedZones"]]
+
+
+def _services_of_one_namespace(url: str) -> list[str]:
+    sd = boto3.session.Session("test", "test", region_name="ap-southeast-2").client(
+        "servicediscovery", endpoint_url=url
+    )
+    for name in ("one.ns", "two.ns"):
+        sd.create_http_namespace(Name=name)
+    namespaces = {n["Name"]: n["Id"] for n in sd.list_namespaces()["Namespaces"]}
+    sd.create_service(Name="in-one", NamespaceId=namespaces["one.ns"])
+    sd.create_service(Name="in-two", NamespaceId=namespaces["two.ns"])
+    listed = sd.list_services(
+        Filters=[{"Name": "NAMESPACE_ID", "Values": [namespaces["one.ns"]], "Condition": "EQ"}]
+    )
+    return sorted(s["Name"] for s in listed["Services"] if s["Name"].startswith("in-"))
+
+
+def test_list_services_filters_by_namespace(emulator: str) -> None:
+    assert _services_of_one_namespace(emulator) == ["in-one"]
+
+
+def test_plain_moto_lists_every_namespace_s_services(plain_emulator: str) -> None:
+    assert _services_of_one_namespace(plain_emulator) == ["in-one", "in-two"]

@@ -7,6 +7,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import psutil
 import psycopg2
 import pytest
 
+from repository_manager.credentials import ADMIN_USER
 from repository_manager.dagster_api import DagsterApi
 from repository_manager.settings import STACK_TAG
 from tests.integration.conftest import wait_for
@@ -114,6 +116,34 @@ def test_emulator_is_seeded(stack: LocalStack) -> None:
     assert {"/dagster-ecs/webserver", "/dagster-ecs/code-locations/main"} <= {
         g["logGroupName"] for g in groups
     }
+
+
+DEFAULT_CLIENTS = """
+import json, boto3
+sd = boto3.client("servicediscovery")
+found = sd.discover_instances(NamespaceName="dagster-ecs.internal", ServiceName="main")
+print(json.dumps({
+    "identity": boto3.client("sts").get_caller_identity()["Arn"],
+    "main": [i["Attributes"]["AWS_INSTANCE_PORT"] for i in found["Instances"]],
+}))
+"""
+
+
+def test_dev_env_lets_a_default_client_use_the_stack(stack: LocalStack) -> None:
+    """What `eval "$(dagster-ecs dev env)"` gives a script: boto3 clients built with no
+    arguments reach the stack as its administrator, DiscoverInstances (whose ``data-`` host
+    prefix would be put before the emulator's address) included."""
+    exports = stack.cli("env")
+    assert exports.returncode == 0, exports.stderr
+    clean = {k: v for k, v in stack.env.items() if not k.startswith("AWS_")}
+    script = f"{exports.stdout}\nexec {sys.executable} -c '{DEFAULT_CLIENTS}'"
+    out = subprocess.run(
+        ["bash", "-c", script], env=clean, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert found["identity"].endswith(f":user/{ADMIN_USER}"), found
+    assert found["main"] == [str(stack.port("code_server"))]
 
 
 def test_run_materializes_into_the_repos_prefix_and_is_recorded_in_postgres(

@@ -138,12 +138,12 @@ def test_a_service_task_reports_ecs_s_lifecycle_in_order(ecs_env: EcsEnv) -> Non
 # scheduler will replace it."
 def test_an_unhealthy_standalone_task_runs_on(ecs_env: EcsEnv) -> None:
     """ECS acts on health only for service tasks: a run_task task keeps its lifecycle."""
-    check = {"command": ["CMD-SHELL", "false"], "interval": 1, "retries": 1, "timeout": 2}
+    check = {"command": ["CMD-SHELL", "false"], "interval": 5, "retries": 1, "timeout": 2}
     sick = ecs_env.register("sick-alone", [app_container(SERVER, healthCheck=check)])
     task = ecs_env.run_task(sick)
     unhealthy = wait_for(
         lambda: (d := ecs_env.describe([task["taskArn"]])[0])["healthStatus"] == "UNHEALTHY" and d,
-        20,
+        30,
         "the task to turn UNHEALTHY",
     )
     assert unhealthy["lastStatus"] == "RUNNING"
@@ -257,3 +257,22 @@ def test_what_the_runtime_cannot_honour_is_named_in_the_service_s_events(
         "(the task's own folder stands in).",
         f"(service unsupported) ecs_local: load balancer target {target} is not registered with.",
     }
+
+
+# HealthCheck (ECS API reference): "For tasks that are part of a service, if the task reports as
+# unhealthy then the task will be stopped and the service scheduler will replace it." A check
+# whose binary the image lacks fails (Docker cannot exec it); it must not stall other services.
+def test_a_check_that_cannot_run_fails_that_task_only(ecs_env: EcsEnv) -> None:
+    check = {"command": ["CMD", "/nonexistent/curl", "-f", "http://localhost/"], "interval": 5}
+    no_curl = ecs_env.register(
+        "no-curl", [app_container(SERVER, healthCheck={**check, "retries": 1})]
+    )
+    ecs_env.create_service("no-curl", no_curl, 1)
+    (first,) = wait_for(lambda: ecs_env.running("no-curl", 1), 20, "the no-curl task")
+    ecs_env.create_service("well", ecs_env.register("well", [app_container(SERVER)]), 1)
+    stopped = ecs_env.wait_status(first["taskArn"], "STOPPED", timeout=40)
+    assert stopped["stoppedReason"] == "Task failed container health checks"
+    assert stopped["containers"][0]["healthStatus"] == "UNHEALTHY"
+    wait_for(lambda: ecs_env.running("well", 1), 20, "the other service's task")
+    for name in ("no-curl", "well"):
+        ecs_env.ecs.update_service(cluster=ecs_env.cluster, service=name, desiredCount=0)

@@ -48,3 +48,15 @@ def test_unhealthy_after_retries_consecutive_failures() -> None:
         {"command": ["CMD-SHELL", "exit 3"], "interval": 5, "retries": 3}, 0.0
     )
     assert [_settle(check, t) for t in (5.0, 10.0, 15.0)] == ["UNKNOWN", "UNKNOWN", "UNHEALTHY"]
+
+
+def test_a_probe_that_cannot_be_executed_counts_as_failed() -> None:
+    """An image without the check's binary (``curl`` is the usual one): Docker records the
+    probe as failed; the check turns UNHEALTHY after ``retries`` of them instead of raising."""
+    check = HealthCheck.from_definition(
+        {"command": ["CMD", "/nonexistent/curl", "-f", "http://x/"], "interval": 5, "retries": 2},
+        0.0,
+    )
+    assert _settle(check, 5.0) == "UNKNOWN"
+    assert check.failures == 1 and check.next_deadline() == 10.0
+    assert _settle(check, 10.0) == "UNHEALTHY"
