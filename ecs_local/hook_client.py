@@ -1,4 +1,4 @@
-"""HTTP client of the emulator hook's internal routes (see ``ecs_local.emulator_hook``)."""
+"""HTTP client of the emulator hook's internal routes (``localstack.ecs_hook``)."""
 
 from __future__ import annotations
 

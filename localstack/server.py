@@ -2,7 +2,7 @@
 
 Started as ``python -m localstack.server --port 4566``. The process is the single source of
 truth for the emulated AWS account; everything else talks to it over HTTP. By default the ECS
-emulation hook (``ecs_local.emulator_hook``) is installed, so that the ECS runtime
+emulation hook (``localstack.ecs_hook``) is installed, so that the ECS runtime
 (``python -m ecs_local``) can make the ECS API report what really runs, with the shims
 (``localstack.shims``) and real PostgreSQL servers behind RDS DB instances (``localstack.rds``).
 State that lives outside moto's memory (those servers' data) goes under ``--state-dir``, by
@@ -102,8 +102,8 @@ def _serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if ecs_hook:
-        from ecs_local.emulator_hook import install
         from localstack import rds
+        from localstack.ecs_hook import install
 
         databases = rds.install(state_dir)
         app = install(moto_app)

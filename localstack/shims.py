@@ -1,4 +1,5 @@
-"""Gaps of the emulator outside ECS, filled in the moto process (ECS gaps: ecs_local.moto_shims).
+"""Gaps of the emulator outside ECS, filled in the moto process (ECS gaps: localstack.ecs_shims),
+under the version guard of ``localstack.moto_pin``.
 
 Each shim names the upstream behaviour it replaces and has a test that shows plain moto still
 behaves that way (tests/integration/test_emulator_shims.py), so an upgrade that fixes the gap
@@ -14,6 +15,8 @@ import re
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from localstack.moto_pin import require_pinned_moto
 
 _installed = False
 
@@ -326,6 +329,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    require_pinned_moto()
     _one_region_table()
     _autoscaling_tags()
     _managed_policies_in_the_aws_partition_only()

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from localstack.postgres import PostgresError
 from repository_manager import credentials, stackfile
 from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
 from repository_manager.devstack import components, stack
 from repository_manager.devstack.logs import follow
-from repository_manager.devstack.postgres import PostgresError
 from repository_manager.settings import StackSettings
 from repository_manager.snapshot import restore_cli
 from repository_manager.snapshot.model import Snapshot, SnapshotError

@@ -7,8 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from localstack import postgres
 from repository_manager import credentials
-from repository_manager.devstack import postgres
 from repository_manager.settings import REGION, STACK_TAG, StackSettings
 
 EMULATOR = "emulator"

@@ -15,9 +15,9 @@ import os
 import subprocess
 import sys
 
+from localstack import postgres
 from repository_manager import instance_config
 from repository_manager.devstack import components as c
-from repository_manager.devstack import postgres
 from repository_manager.settings import StackSettings
 
 SCHEMA_TIMEOUT_S = 180.0

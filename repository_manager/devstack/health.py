@@ -6,9 +6,10 @@ from pathlib import Path
 
 import requests
 
+from localstack import postgres
 from repository_manager.dagster_api import DagsterApi
 from repository_manager.devstack import components as c
-from repository_manager.devstack import postgres, processes
+from repository_manager.devstack import processes
 from repository_manager.settings import MAIN_LOCATION, StackSettings
 
 

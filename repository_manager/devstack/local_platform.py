@@ -13,10 +13,10 @@ from typing import Any
 
 import boto3
 
+from localstack import postgres
 from localstack.seed import ensure_role
 from repository_manager import credentials, iam, instance_config
 from repository_manager.deploy import CODE_LOCATION, DAEMON, WEBSERVER, CodeLocation, Platform
-from repository_manager.devstack import postgres
 from repository_manager.settings import (
     CLUSTER_NAME,
     LOCAL_BUCKET,

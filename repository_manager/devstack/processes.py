@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from repository_manager.devstack.postgres import drop_privileges_kwargs
+from localstack.postgres import drop_privileges_kwargs
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from typing import Any
 import psutil
 from rich.console import Console
 
+from localstack import postgres
 from localstack.seed import SeedSpec
 from repository_manager import credentials, deploy, stackfile
 from repository_manager.devstack import components as c
-from repository_manager.devstack import dagster_schema, health, local_platform, postgres, processes
+from repository_manager.devstack import dagster_schema, health, local_platform, processes
 from repository_manager.devstack.logs import CloudWatchSource, FileSource, LogSource
 from repository_manager.logs import log_targets, task_log_tail
 from repository_manager.settings import (

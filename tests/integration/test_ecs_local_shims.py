@@ -1,4 +1,4 @@
-"""Each moto shim (ecs_local.moto_shims): the corrected behaviour with the hook, and the upstream
+"""Each moto shim (localstack.ecs_shims): the corrected behaviour with the hook, and the upstream
 behaviour it corrects on a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap
 shows up here as a shim to remove."""
 

@@ -31,7 +31,7 @@ from moto.core.utils import camelcase_to_underscores, utcnow
 from moto.ecs import models as ecs_models
 from moto.moto_api import state_manager
 
-from ecs_local import moto_shims
+from localstack import ecs_shims
 
 PREFIX = "/_ecs_local/"
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
@@ -335,7 +335,7 @@ def _trip_circuit_breaker(service: Any, deployment: dict[str, Any], rollback: bo
     deployment["status"] = "ACTIVE"
     revived = next((d for d in service.deployments if d["id"] == target["id"]), None)
     if revived is None:
-        revived = moto_shims.new_deployment(service, target["taskDefinition"])
+        revived = ecs_shims.new_deployment(service, target["taskDefinition"])
     else:
         service.deployments.remove(revived)
         revived.update(status="PRIMARY", rolloutState="IN_PROGRESS", failedTasks=0, updatedAt=now)
@@ -550,7 +550,7 @@ def install(app: Callable[..., Any]) -> EcsLocalMiddleware:
     the emulator's WSGI app."""
     global _installed
     if not _installed:
-        moto_shims.apply()
+        ecs_shims.apply()
         _wrap_run_task()
         state_manager.set_transition(
             model_name="ecs::task", transition={"progression": "manual", "times": 2**62}

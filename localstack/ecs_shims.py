@@ -2,7 +2,8 @@
 
 Each shim names the upstream behaviour it corrects and has a test in
 ``tests/integration/test_ecs_local_shims.py`` that fails without it. They are applied by
-``ecs_local.emulator_hook.install`` (the emulator bootstrap calls it); nothing else patches moto.
+``localstack.ecs_hook.install`` (the emulator bootstrap calls it), under the version guard of
+``localstack.moto_pin``; the other services' shims are in ``localstack.shims``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import EcsClientException
 from moto.moto_api._internal import mock_random
 
-PINNED_MOTO = "5.2.5"
+from localstack.moto_pin import require_pinned_moto
+
 _applied = False
 
 
@@ -314,15 +316,9 @@ def _shim_tag_on_create_authorization() -> None:
 def apply() -> None:
     """Applies every shim once; refuses another moto version, where the gaps may have moved."""
     global _applied
-    import moto
-
     if _applied:
         return
-    if moto.__version__ != PINNED_MOTO:
-        raise RuntimeError(
-            f"ecs_local.moto_shims targets moto {PINNED_MOTO}, found {moto.__version__}: "
-            "re-check each shim against the new version and update PINNED_MOTO"
-        )
+    require_pinned_moto()
     _shim_stop_task()
     _shim_list_tasks()
     _shim_create_service()
