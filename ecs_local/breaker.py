@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ecs_local.scheduler import CircuitBreaker
+from localstack.ecs_protocol import DeploymentReport
 
 
 class DeploymentFailures:
@@ -35,19 +36,19 @@ class DeploymentFailures:
                 self.counts[deployment_id] = 0
 
     def newly_failed(
-        self, service: dict[str, Any], planned: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+        self, service: dict[str, Any], planned: list[DeploymentReport]
+    ) -> list[DeploymentReport]:
         """The planned deployment entries the breaker failed for the first time: remembered,
         as the next snapshot may still show them IN_PROGRESS; a rollback zeroes the others."""
         found = []
         for entry in planned:
-            if entry.get("rolloutState") != "FAILED" or entry["id"] in self.failed:
+            if entry.rollout_state != "FAILED" or entry.id in self.failed:
                 continue
-            self.failed.add(entry["id"])
+            self.failed.add(entry.id)
             found.append(entry)
-            if entry.get("rollback"):
+            if entry.rollback:
                 for deployment in service["deployments"]:
-                    if deployment["id"] != entry["id"]:
+                    if deployment["id"] != entry.id:
                         self.counts[deployment["id"]] = 0
         return found
 

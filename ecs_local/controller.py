@@ -50,8 +50,22 @@ from ecs_local.task_state import (
 )
 from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
 from ecs_local.unsupported import unsupported_features
+from localstack.ecs_protocol import (
+    ContainerReport,
+    DeploymentReport,
+    Report,
+    ServiceReport,
+    ServiceTaskRequest,
+    TaskReport,
+)
 
 T = TypeVar("T")
+
+
+def _iso(value: float | None) -> str | None:
+    return iso(value) if value else None
+
+
 log = logging.getLogger("ecs_local")
 
 STABLE_AFTER = 10.0
@@ -425,44 +439,39 @@ class Controller:
         task.registrations = []
 
     # --- reconciliation ----------------------------------------------------------------------
-    def _task_report(self, task: TaskState) -> dict[str, Any]:
+    def _task_report(self, task: TaskState) -> TaskReport:
         containers_stopped = all(c.status == "STOPPED" for c in task.containers.values())
         actual = lifecycle.actual_stage(task.status, containers_stopped)
         path = lifecycle.stages(task.in_service, task.started_at is not None)
         last = task.reported_status = lifecycle.next_reported(task.reported_status, actual, path)
-        report: dict[str, Any] = {
-            "account": task.snapshot["account"],
-            "region": task.snapshot["region"],
-            "taskArn": task.arn,
-            "lastStatus": last,
-            "healthStatus": task.health,
-            "containers": [
-                {
-                    "name": c.name,
-                    "lastStatus": c.status,
-                    "exitCode": c.exit_code,
-                    "reason": c.reason,
-                    "healthStatus": c.health_status if c.health else "UNKNOWN",
-                    "runtimeId": c.handle.runtime_id if c.handle else None,
-                }
+        stopping = task.status in ("STOPPING", "STOPPED")
+        return TaskReport(
+            account=task.snapshot["account"],
+            region=task.snapshot["region"],
+            task_arn=task.arn,
+            last_status=last,
+            health_status=task.health,
+            containers=[
+                ContainerReport(
+                    name=c.name,
+                    last_status=c.status,
+                    exit_code=c.exit_code,
+                    reason=c.reason,
+                    health_status=c.health_status if c.health else "UNKNOWN",
+                    runtime_id=c.handle.runtime_id if c.handle else None,
+                )
                 for c in task.containers.values()
             ],
-        }
-        for key, value in (
-            ("pullStartedAt", task.pull_started_at),
-            ("pullStoppedAt", task.pull_stopped_at),
-            ("startedAt", task.started_at),
-            ("stoppingAt", task.stopping_at),
-            ("stoppedAt", task.stopped_at if last == lifecycle.STOPPED else None),
-            ("executionStoppedAt", task.stopped_at),
-        ):
-            if value:
-                report[key] = iso(value)
-        if task.status in ("STOPPING", "STOPPED"):
-            report["desiredStatus"] = "STOPPED"
-            report["stoppedReason"] = task.stopped_reason
-            report["stopCode"] = task.stop_code
-        return report
+            pull_started_at=_iso(task.pull_started_at),
+            pull_stopped_at=_iso(task.pull_stopped_at),
+            started_at=_iso(task.started_at),
+            stopping_at=_iso(task.stopping_at),
+            stopped_at=_iso(task.stopped_at if last == lifecycle.STOPPED else None),
+            execution_stopped_at=_iso(task.stopped_at),
+            desired_status="STOPPED" if stopping else None,
+            stopped_reason=task.stopped_reason if stopping else None,
+            stop_code=task.stop_code if stopping else None,
+        )
 
     def reconcile(self, snap: dict[str, Any], requested_at: float) -> None:
         """One level-triggered pass: tasks, then each service, then registrations and reports."""
@@ -580,7 +589,7 @@ class Controller:
         definitions: dict[str, dict[str, Any]],
         held_ports: set[int],
         now: float,
-    ) -> dict[str, Any]:
+    ) -> ServiceReport:
         """The service scheduler for one service: plans, stops, starts; returns its report."""
         views = []
         for snap_task in snap_tasks:
@@ -626,19 +635,19 @@ class Controller:
             if (task_id := self._start_service_task(service, now)) is not None:
                 started.append(task_id)
             held_ports |= ports
-        return {
-            "account": key[0],
-            "region": key[1],
-            "cluster": key[2],
-            "service": key[3],
-            "runningCount": plan.running,
-            "pendingCount": plan.pending,
-            "deployments": plan.deployments,
-            "events": [
+        return ServiceReport(
+            account=key[0],
+            region=key[1],
+            cluster=key[2],
+            service=key[3],
+            running_count=plan.running,
+            pending_count=plan.pending,
+            deployments=plan.deployments,
+            events=[
                 *self.pending_events.pop(skey, []),
                 *scheduler_events(key[3], started, stopped),
             ],
-        }
+        )
 
     def _register_healthy(self, services: dict[tuple[str, str, str, str], dict[str, Any]]) -> None:
         """Registers each healthy service task in its service's Cloud Map registries."""
@@ -663,14 +672,14 @@ class Controller:
         """Creates a task of the PRIMARY deployment in the emulator and starts it; its id."""
         primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
         snap_task = self.hook.create_service_task(
-            {
-                "account": service["account"],
-                "region": service["region"],
-                "cluster": service["cluster"],
-                "service": service["serviceName"],
-                "taskDefinition": primary["taskDefinition"],
-                "startedBy": primary["id"],
-            }
+            ServiceTaskRequest(
+                account=service["account"],
+                region=service["region"],
+                cluster=service["cluster"],
+                service=service["serviceName"],
+                task_definition=primary["taskDefinition"],
+                started_by=primary["id"],
+            )
         )
         td = (
             self._snapshot["taskDefinitions"][primary["taskDefinition"]] if self._snapshot else None
@@ -680,18 +689,18 @@ class Controller:
         return self.start_task(snap_task, td).id
 
     def _note_breaker(
-        self, service: dict[str, Any], skey: str, deployments: list[dict[str, Any]]
+        self, service: dict[str, Any], skey: str, deployments: list[DeploymentReport]
     ) -> None:
         """Logs a deployment the circuit breaker failed; a rollback starts unthrottled."""
         for entry in self.breaker.newly_failed(service, deployments):
             log.warning(
                 "service %s: deployment %s failed after %d failed tasks (circuit breaker%s)",
                 service["serviceName"],
-                entry["id"],
-                entry.get("failedTasks", 0),
-                ", rolling back" if entry.get("rollback") else "",
+                entry.id,
+                entry.failed_tasks or 0,
+                ", rolling back" if entry.rollback else "",
             )
-            if entry.get("rollback"):
+            if entry.rollback:
                 self.throttle.reset(skey)
 
     def _note_failure(self, task: TaskState) -> None:
@@ -725,18 +734,18 @@ class Controller:
                 if container.status == "RUNNING":
                     self._ship_logs(task, container, final=False)
 
-    def _report(self, service_reports: list[dict[str, Any]]) -> None:
+    def _report(self, service_reports: list[ServiceReport]) -> None:
         tasks = []
         for task in list(self.tasks.values()):
             report = self._task_report(task)
-            digest = json.dumps(report, sort_keys=True, default=str)
+            digest = report.model_dump_json()
             if digest != task.reported:
                 tasks.append(report)
                 task.reported = digest
         if tasks or service_reports:
-            digest = json.dumps(service_reports, sort_keys=True)
+            digest = json.dumps([s.wire() for s in service_reports], sort_keys=True)
             if tasks or digest != getattr(self, "_services_reported", ""):
-                self.hook.report(tasks, service_reports)
+                self.hook.report(Report(tasks=tasks, services=service_reports))
                 self._services_reported = digest
         for arn, task in list(self.tasks.items()):
             if task.status == "STOPPED" and task.reported_status == lifecycle.STOPPED:

@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from localstack.ecs_protocol import AssumeRoleRequest, Report, RoleCredentials, ServiceTaskRequest
+
 
 class HookError(RuntimeError):
     pass
@@ -37,14 +39,14 @@ class HookClient:
         result: dict[str, Any] = self._call(f"snapshot?since={since}&wait={wait}", None, wait + 10)
         return result
 
-    def create_service_task(self, body: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("service-tasks", body, 10)
+    def create_service_task(self, request: ServiceTaskRequest) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("service-tasks", request.wire(), 10)
         return result
 
-    def report(self, tasks: list[dict[str, Any]], services: list[dict[str, Any]]) -> None:
-        self._call("report", {"tasks": tasks, "services": services}, 10)
+    def report(self, report: Report) -> None:
+        self._call("report", report.wire(), 10)
 
     def assume_role(self, role_arn: str, session_name: str, region: str) -> dict[str, Any]:
-        body = {"roleArn": role_arn, "sessionName": session_name, "region": region}
-        result: dict[str, Any] = self._call("assume-role", body, 10)
-        return result
+        request = AssumeRoleRequest(role_arn=role_arn, session_name=session_name, region=region)
+        answer = RoleCredentials.model_validate(self._call("assume-role", request.wire(), 10))
+        return answer.model_dump(by_alias=True)

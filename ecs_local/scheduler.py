@@ -22,6 +22,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from localstack.ecs_protocol import DeploymentReport
+
 MIN_FAILURE_THRESHOLD = 3
 MAX_FAILURE_THRESHOLD = 200
 
@@ -49,7 +51,7 @@ class Plan:
     stop: list[tuple[str, str]] = field(default_factory=list)
     running: int = 0
     pending: int = 0
-    deployments: list[dict[str, Any]] = field(default_factory=list)
+    deployments: list[DeploymentReport] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,25 +149,21 @@ def plan_service(
             new if deployment is primary else [t for t in old if t.started_by == deployment["id"]]
         )
         running = sum(1 for t in mine if t.last_status == "RUNNING")
-        entry: dict[str, Any] = {
-            "id": deployment["id"],
-            "runningCount": running,
-            "pendingCount": len(mine) - running,
-        }
+        entry = DeploymentReport(
+            id=deployment["id"], running_count=running, pending_count=len(mine) - running
+        )
         if deployment is primary:
             settled = sum(1 for t in new if t.counts_as_settled)
             done = not old and settled >= desired and len(new) == desired
             if state == "FAILED":
-                entry.update(rolloutState="FAILED", rollback=breaker.rollback)
+                entry.rollout_state, entry.rollback = "FAILED", breaker.rollback
             else:
-                entry["rolloutState"] = (
-                    "COMPLETED" if state == "COMPLETED" or done else "IN_PROGRESS"
-                )
+                entry.rollout_state = "COMPLETED" if state == "COMPLETED" or done else "IN_PROGRESS"
             if state != "COMPLETED":
-                entry["failedTasks"] = failed_tasks
+                entry.failed_tasks = failed_tasks
         elif not mine and not (deployment.get("rolloutState") == "FAILED" and state != "COMPLETED"):
             # A failed deployment stays listed until the deployment replacing it has completed.
-            entry["drained"] = True
+            entry.drained = True
         plan.deployments.append(entry)
     return plan
 

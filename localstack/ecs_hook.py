@@ -27,11 +27,19 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.core.utils import camelcase_to_underscores, utcnow
+from moto.core.utils import utcnow
 from moto.ecs import models as ecs_models
 from moto.moto_api import state_manager
 
 from localstack import ecs_shims
+from localstack.ecs_protocol import (
+    AssumeRoleRequest,
+    Report,
+    RoleCredentials,
+    ServiceReport,
+    ServiceTaskRequest,
+    TaskReport,
+)
 
 PREFIX = "/_ecs_local/"
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
@@ -70,8 +78,8 @@ def _backends() -> Iterable[tuple[str, str, Any]]:
             yield account_id, region, backend
 
 
-def _backend(body: dict[str, Any]) -> Any:
-    return ecs_models.ecs_backends[body["account"]][body["region"]]
+def _backend(account: str, region: str) -> Any:
+    return ecs_models.ecs_backends[account][region]
 
 
 def _task_definition(td: Any) -> dict[str, Any]:
@@ -236,68 +244,62 @@ def _wrap_run_task() -> None:
     ecs_models.EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
 
 
-def create_service_task(body: dict[str, Any]) -> dict[str, Any]:
-    backend = _backend(body)
-    service = backend._get_service(body["cluster"], body["service"])
+def create_service_task(request: ServiceTaskRequest) -> dict[str, Any]:
+    backend = _backend(request.account, request.region)
+    service = backend._get_service(request.cluster, request.service)
     (task,) = backend.run_task(
         service.cluster_name,
-        body["taskDefinition"],
+        request.task_definition,
         1,
         None,
-        body["startedBy"],
+        request.started_by,
         service.tags if service.propagate_tags == "SERVICE" else None,
         service.launch_type,
         service.network_configuration or None,
         f"service:{service.name}",
         service.platform_version,
     )
-    return {"account": body["account"], "region": body["region"], **_task(task)}
+    return {"account": request.account, "region": request.region, **_task(task)}
 
 
-_TASK_FIELDS = {
-    "lastStatus": "last_status",
-    "desiredStatus": "desired_status",
-    "stoppedReason": "stopped_reason",
-    "stopCode": "stop_code",
-    "healthStatus": "health_status",
-}
+_TASK_STOP_FIELDS = ("desired_status", "stopped_reason", "stop_code")
 _TASK_TIMES = (
-    "pullStartedAt",
-    "pullStoppedAt",
-    "startedAt",
-    "stoppingAt",
-    "stoppedAt",
-    "executionStoppedAt",
+    "pull_started_at",
+    "pull_stopped_at",
+    "started_at",
+    "stopping_at",
+    "stopped_at",
+    "execution_stopped_at",
 )
 _CONTAINER_FIELDS = {
-    "lastStatus": "last_status",
-    "exitCode": "exitCode",
+    "last_status": "last_status",
+    "exit_code": "exitCode",
     "reason": "reason",
-    "healthStatus": "health_status",
-    "runtimeId": "runtime_id",
+    "health_status": "health_status",
+    "runtime_id": "runtime_id",
 }
 
 
-def _apply_task(backend: Any, update: dict[str, Any]) -> None:
-    task = _find_task(backend, update["taskArn"])
+def _apply_task(backend: Any, update: TaskReport) -> None:
+    task = _find_task(backend, update.task_arn)
     if task is None:
         return
-    if update.get("lastStatus") not in (None, task.last_status):
+    if update.last_status != task.last_status:
         task.version = getattr(task, "version", 1) + 1
-    for key, attr in _TASK_FIELDS.items():
-        if key in update:
-            setattr(task, attr, update[key])
-    for key in _TASK_TIMES:
-        if key in update:
-            setattr(task, camelcase_to_underscores(key), _parse_ts(update[key]))
+    task.last_status, task.health_status = update.last_status, update.health_status
+    for attr in _TASK_STOP_FIELDS:
+        if getattr(update, attr) is not None:
+            setattr(task, attr, getattr(update, attr))
+    for attr in _TASK_TIMES:
+        if getattr(update, attr):
+            setattr(task, attr, _parse_ts(getattr(update, attr)))
     by_name = {c.name: c for c in task.containers}
-    for container_update in update.get("containers", []):
-        container = by_name.get(container_update["name"])
+    for container_update in update.containers:
+        container = by_name.get(container_update.name)
         if container is None:
             continue
-        for key, attr in _CONTAINER_FIELDS.items():
-            if key in container_update:
-                setattr(container, attr, container_update[key])
+        for field, attr in _CONTAINER_FIELDS.items():
+            setattr(container, attr, getattr(container_update, field))
 
 
 BREAKER_FAILED = "ECS deployment circuit breaker: tasks failed to start."
@@ -357,14 +359,14 @@ def completion_events(service: str, deployment_id: str) -> list[str]:
     ]
 
 
-def _apply_service(backend: Any, update: dict[str, Any]) -> None:
+def _apply_service(backend: Any, update: ServiceReport) -> None:
     try:
-        service = backend._get_service(update["cluster"], update["service"])
+        service = backend._get_service(update.cluster, update.service)
     except Exception:
         return
-    service.running_count = update["runningCount"]
-    service.pending_count = update["pendingCount"]
-    by_id = {d["id"]: d for d in update.get("deployments", [])}
+    service.running_count = update.running_count
+    service.pending_count = update.pending_count
+    by_id = {d.id: d for d in update.deployments}
     kept = []
     completed: list[str] = []
     tripped: tuple[dict[str, Any], bool] | None = None
@@ -373,18 +375,22 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
         if change is None:
             kept.append(deployment)
             continue
-        if change.get("drained") and deployment["status"] != "PRIMARY":
+        if change.drained and deployment["status"] != "PRIMARY":
             continue
-        for key in ("runningCount", "pendingCount", "failedTasks"):
-            if key in change and deployment.get(key) != change[key]:
-                deployment[key] = change[key]
+        for key, value in (
+            ("runningCount", change.running_count),
+            ("pendingCount", change.pending_count),
+            ("failedTasks", change.failed_tasks),
+        ):
+            if value is not None and deployment.get(key) != value:
+                deployment[key] = value
                 deployment["updatedAt"] = utcnow()
         # COMPLETED and FAILED are final: a differing report was planned before the transition.
-        state, current = change.get("rolloutState"), deployment.get("rolloutState")
+        state, current = change.rollout_state, deployment.get("rolloutState")
         if state and state != current and current not in _FINAL_STATES:
             if state == "FAILED":
                 if deployment["status"] == "PRIMARY":
-                    tripped = (deployment, bool(change.get("rollback")))
+                    tripped = (deployment, change.rollback)
             else:
                 deployment["rolloutState"] = state
                 text = state.lower().replace("_", " ")
@@ -398,7 +404,7 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
                     completed += completion_events(service.name, deployment["id"])
         kept.append(deployment)
     service.deployments = kept
-    messages = list(update.get("events", [])) + completed
+    messages = list(update.events) + completed
     if tripped is not None:
         messages += _trip_circuit_breaker(service, *tripped)
     for message in messages:
@@ -408,11 +414,11 @@ def _apply_service(backend: Any, update: dict[str, Any]) -> None:
         del service.events[100:]
 
 
-def report(body: dict[str, Any]) -> dict[str, Any]:
-    for update in body.get("tasks", []):
-        _apply_task(_backend(update), update)
-    for update in body.get("services", []):
-        _apply_service(_backend(update), update)
+def report(body: Report) -> dict[str, Any]:
+    for task in body.tasks:
+        _apply_task(_backend(task.account, task.region), task)
+    for service in body.services:
+        _apply_service(_backend(service.account, service.region), service)
     for _account_id, _region, backend in _backends():
         for cluster in backend.clusters.values():
             live = [
@@ -447,14 +453,14 @@ def _trusts_ecs_tasks(document: Any) -> bool:
     return False
 
 
-def assume_role(body: dict[str, Any]) -> dict[str, Any]:
+def assume_role(request: AssumeRoleRequest) -> dict[str, Any]:
     """Credentials of a task (or execution) role, vended as ECS does: by the ecs-tasks service
     principal, so the role's trust policy must name it. The runtime's own IAM identity does not
     need sts:AssumeRole, and tasks get exactly their role's permissions."""
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
-    role_arn = body["roleArn"]
+    role_arn = request.role_arn
     account_id = role_arn.split(":")[4]
     role = iam_backends[account_id]["global"].get_role_by_arn(role_arn)
     if not _trusts_ecs_tasks(role.assume_role_policy_document):
@@ -462,22 +468,21 @@ def assume_role(body: dict[str, Any]) -> dict[str, Any]:
             f"role {role_arn} does not trust {ECS_TASKS_PRINCIPAL} (its assume-role policy "
             "must allow the service principal to sts:AssumeRole)"
         )
-    region = body.get("region", "us-east-1")
     assumed = sts_backends[account_id]["aws"].assume_role(
-        region_name=region,
-        role_session_name=body["sessionName"][:64],
+        region_name=request.region,
+        role_session_name=request.session_name[:64],
         role_arn=role_arn,
         policy="",
-        duration=int(body.get("durationSeconds", 3600)),
+        duration=request.duration_seconds,
         external_id="",
     )
-    return {
-        "AccessKeyId": assumed.access_key_id,
-        "SecretAccessKey": assumed.secret_access_key,
-        "Token": assumed.session_token,
-        "Expiration": assumed.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "RoleArn": role_arn,
-    }
+    return RoleCredentials(
+        access_key_id=assumed.access_key_id,
+        secret_access_key=assumed.secret_access_key,
+        token=assumed.session_token,
+        expiration=assumed.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        role_arn=role_arn,
+    ).model_dump(by_alias=True)
 
 
 def _wait_for_change(since: int, wait: float) -> None:
@@ -522,11 +527,11 @@ class EcsLocalMiddleware:
                 body = json.loads(environ["wsgi.input"].read(length) or b"{}")
                 with self.lock:
                     if route == "service-tasks":
-                        payload = create_service_task(body)
+                        payload = create_service_task(ServiceTaskRequest.model_validate(body))
                     elif route == "report":
-                        payload = report(body)
+                        payload = report(Report.model_validate(body))
                     elif route == "assume-role":
-                        payload = assume_role(body)
+                        payload = assume_role(AssumeRoleRequest.model_validate(body))
                     else:
                         start_response("404 Not Found", [("Content-Type", "application/json")])
                         return [b'{"error": "unknown route"}']

@@ -11,6 +11,7 @@ from ecs_local.environment import (
     parse_secret_ref,
 )
 from ecs_local.scheduler import Plan, TaskView, failure_threshold, plan_service
+from localstack.ecs_protocol import DeploymentReport
 
 
 def _service(desired: int, minimum: int = 100, maximum: int = 200) -> dict:
@@ -85,46 +86,46 @@ def _breaker(
     return service
 
 
-def _primary(plan: Plan) -> dict:
-    return next(d for d in plan.deployments if d["id"] == "new")
+def _primary(plan: Plan) -> DeploymentReport:
+    return next(d for d in plan.deployments if d.id == "new")
 
 
 def test_circuit_breaker_fails_the_deployment_at_the_threshold() -> None:
     old = [_task("a", "old")]
     below = plan_service(_breaker(), old, failures={"new": 2})
-    assert _primary(below)["rolloutState"] == "IN_PROGRESS"
-    assert _primary(below)["failedTasks"] == 2 and below.start == 1
+    assert _primary(below).rollout_state == "IN_PROGRESS"
+    assert _primary(below).failed_tasks == 2 and below.start == 1
 
     plan = plan_service(_breaker(), old, failures={"new": 3})
-    assert _primary(plan) == {
-        "id": "new",
-        "runningCount": 0,
-        "pendingCount": 0,
-        "rolloutState": "FAILED",
-        "rollback": True,
-        "failedTasks": 3,
-    }
+    assert _primary(plan) == DeploymentReport(
+        id="new",
+        running_count=0,
+        pending_count=0,
+        rollout_state="FAILED",
+        rollback=True,
+        failed_tasks=3,
+    )
     assert plan.start == 0 and plan.stop == []  # launches nothing, keeps the old task
 
     no_rollback = plan_service(_breaker(rollback=False), old, failures={"new": 3})
-    assert _primary(no_rollback)["rollback"] is False and no_rollback.start == 0
+    assert _primary(no_rollback).rollback is False and no_rollback.start == 0
 
 
 def test_without_the_breaker_failures_are_only_counted() -> None:
     plan = plan_service(_breaker(enable=False), [], failures={"new": 50})
-    assert _primary(plan)["rolloutState"] == "IN_PROGRESS"
-    assert _primary(plan)["failedTasks"] == 50 and plan.start == 1
+    assert _primary(plan).rollout_state == "IN_PROGRESS"
+    assert _primary(plan).failed_tasks == 50 and plan.start == 1
 
 
 def test_failed_is_final_even_before_the_snapshot_shows_it() -> None:
     plan = plan_service(_breaker(), [], failures={"new": 0}, failed={"new"})
-    assert _primary(plan)["rolloutState"] == "FAILED" and plan.start == 0
+    assert _primary(plan).rollout_state == "FAILED" and plan.start == 0
 
 
 def test_completed_is_final_and_stops_counting() -> None:
     crashed = plan_service(_breaker(primary_state="COMPLETED"), [], failures={"new": 9})
-    assert _primary(crashed)["rolloutState"] == "COMPLETED"
-    assert "failedTasks" not in _primary(crashed) and crashed.start == 1
+    assert _primary(crashed).rollout_state == "COMPLETED"
+    assert _primary(crashed).failed_tasks is None and crashed.start == 1
 
 
 def test_failed_deployment_listed_until_the_rollback_completes() -> None:
@@ -132,10 +133,10 @@ def test_failed_deployment_listed_until_the_rollback_completes() -> None:
     service["deployments"][0]["rolloutState"] = "IN_PROGRESS"  # the rollback deployment
     service["deployments"][1]["rolloutState"] = "FAILED"
     rolling = plan_service(service, [_task("c", "new")])
-    assert "drained" not in next(d for d in rolling.deployments if d["id"] == "old")
+    assert not next(d for d in rolling.deployments if d.id == "old").drained
     service["deployments"][0]["rolloutState"] = "COMPLETED"
     done = plan_service(service, [_task("c", "new")])
-    assert next(d for d in done.deployments if d["id"] == "old")["drained"] is True
+    assert next(d for d in done.deployments if d.id == "old").drained is True
 
 
 def test_a_healthy_task_replaces_the_old_one_but_completes_only_once_settled() -> None:
@@ -143,12 +144,12 @@ def test_a_healthy_task_replaces_the_old_one_but_completes_only_once_settled() -
     fresh = TaskView("c", "td", "new", "RUNNING", True, 0.0, settled=False)
     early = plan_service(service, [_task("a", "old"), fresh])
     assert early.stop == [("a", "Scaling activity initiated by (deployment new)")]
-    assert _primary(early)["rolloutState"] == "IN_PROGRESS"
+    assert _primary(early).rollout_state == "IN_PROGRESS"
 
     alone = plan_service(service, [fresh])
-    assert _primary(alone)["rolloutState"] == "IN_PROGRESS"
+    assert _primary(alone).rollout_state == "IN_PROGRESS"
     settled = TaskView("c", "td", "new", "RUNNING", True, 0.0, settled=True)
-    assert _primary(plan_service(service, [settled]))["rolloutState"] == "COMPLETED"
+    assert _primary(plan_service(service, [settled])).rollout_state == "COMPLETED"
 
 
 def test_secret_references() -> None:
