@@ -82,7 +82,7 @@ def own_role(name: str, cmdline: list[str]) -> str | None:
         return "webserver"
     if prog in ("dagster-daemon", "dagster._daemon"):
         return "daemon"
-    if prog == "localstack.server":
+    if prog == "dagster_ecs_emulator.server":
         return "emulator"
     if prog.split(".")[0] == "ecs_local":
         return "ecs runtime"
@@ -342,7 +342,15 @@ class Emulator:
         self.url = f"http://127.0.0.1:{_free_port()}"
         port = self.url.rsplit(":", 1)[1]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localstack.server", "--host", "127.0.0.1", "--port", port],
+            [
+                sys.executable,
+                "-m",
+                "dagster_ecs_emulator.server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -50,7 +50,7 @@ def _wait(condition: Any, timeout: float, what: str, interval: float = 0.01) -> 
 def _emulator(*args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localstack.server", "--port", str(port), *args],
+        [sys.executable, "-m", "dagster_ecs_emulator.server", "--port", str(port), *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

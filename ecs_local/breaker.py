@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dagster_ecs_emulator.ecs_protocol import DeploymentReport
 from ecs_local.scheduler import CircuitBreaker
-from localstack.ecs_protocol import DeploymentReport
 
 
 class DeploymentFailures:

@@ -21,6 +21,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dagster_ecs_emulator.ecs_protocol import (
+    ContainerReport,
+    DeploymentReport,
+    Report,
+    ServiceReport,
+    ServiceTaskRequest,
+    TaskReport,
+)
 from ecs_local import awslogs, discovery, lifecycle
 from ecs_local.aws_clients import AwsClients
 from ecs_local.breaker import DeploymentFailures
@@ -50,14 +58,6 @@ from ecs_local.task_state import (
 )
 from ecs_local.throttle import THROTTLED_EVENT, ServiceThrottle
 from ecs_local.unsupported import unsupported_features
-from localstack.ecs_protocol import (
-    ContainerReport,
-    DeploymentReport,
-    Report,
-    ServiceReport,
-    ServiceTaskRequest,
-    TaskReport,
-)
 
 T = TypeVar("T")
 

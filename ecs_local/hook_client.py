@@ -1,4 +1,4 @@
-"""HTTP client of the emulator hook's internal routes (``localstack.ecs_hook``)."""
+"""HTTP client of the emulator hook's internal routes (``dagster_ecs_emulator.ecs_hook``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from localstack.ecs_protocol import AssumeRoleRequest, Report, RoleCredentials, ServiceTaskRequest
+from dagster_ecs_emulator.ecs_protocol import (
+    AssumeRoleRequest,
+    Report,
+    RoleCredentials,
+    ServiceTaskRequest,
+)
 
 
 class HookError(RuntimeError):
@@ -31,7 +36,7 @@ class HookClient:
             if error.code == 404:
                 raise HookError(
                     f"the emulator at {self.base} has no ECS hook (start it with "
-                    "`python -m localstack.server`, without --no-ecs-hook)"
+                    "`python -m dagster_ecs_emulator.server`, without --no-ecs-hook)"
                 ) from error
             raise HookError(f"{route}: HTTP {error.code}: {detail}") from error
 

@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from localstack.ecs_protocol import DeploymentReport
+from dagster_ecs_emulator.ecs_protocol import DeploymentReport
 
 MIN_FAILURE_THRESHOLD = 3
 MAX_FAILURE_THRESHOLD = 200

@@ -2,7 +2,7 @@
 
 ``dev up`` writes ``<state_dir>/stack.json`` before it starts anything and gives the emulator the
 same id. Any command that is about to act on a stack's emulator first asks it who it is
-(:mod:`localstack.identity`) and refuses when the answer is another stack's id.
+(:mod:`dagster_ecs_emulator.identity`) and refuses when the answer is another stack's id.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 import requests
 from pydantic import BaseModel, ValidationError
 
-from localstack.identity import IDENTITY_PATH, StackIdentity
+from dagster_ecs_emulator.identity import IDENTITY_PATH, StackIdentity
 from repository_manager.settings import Ports, StackSettings
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from localstack.postgres import PostgresError
+from dagster_ecs_emulator.postgres import PostgresError
 from repository_manager import credentials, stackfile
 from repository_manager.cli_support import ENVIRONMENT_HELP, new_app
 from repository_manager.devstack import components, stack

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from localstack import postgres
+from dagster_ecs_emulator import postgres
 from repository_manager import credentials
 from repository_manager.settings import REGION, STACK_TAG, StackSettings
 
@@ -58,7 +58,7 @@ def emulator(settings: StackSettings, seed: Path) -> Component:
         argv=[
             sys.executable,
             "-m",
-            "localstack.server",
+            "dagster_ecs_emulator.server",
             "--host",
             settings.host,
             "--port",

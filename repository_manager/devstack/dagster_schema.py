@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from localstack import postgres
+from dagster_ecs_emulator import postgres
 from repository_manager import instance_config
 from repository_manager.devstack import components as c
 from repository_manager.settings import StackSettings

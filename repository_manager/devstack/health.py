@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from localstack import postgres
+from dagster_ecs_emulator import postgres
 from repository_manager.dagster_api import DagsterApi
 from repository_manager.devstack import components as c
 from repository_manager.devstack import processes

@@ -13,8 +13,8 @@ from typing import Any
 
 import boto3
 
-from localstack import postgres
-from localstack.seed import ensure_role
+from dagster_ecs_emulator import postgres
+from dagster_ecs_emulator.seed import ensure_role
 from repository_manager import credentials, iam, instance_config
 from repository_manager.deploy import CODE_LOCATION, DAEMON, WEBSERVER, CodeLocation, Platform
 from repository_manager.settings import (

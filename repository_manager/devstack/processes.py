@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from localstack.postgres import drop_privileges_kwargs
+from dagster_ecs_emulator.postgres import drop_privileges_kwargs
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import Any
 import psutil
 from rich.console import Console
 
-from localstack import postgres
-from localstack.seed import SeedSpec
+from dagster_ecs_emulator import postgres
+from dagster_ecs_emulator.seed import SeedSpec
 from repository_manager import credentials, deploy, stackfile
 from repository_manager.devstack import components as c
 from repository_manager.devstack import dagster_schema, health, local_platform, processes

@@ -4,9 +4,9 @@ The Dagster pins come from the platform's ``pyproject.toml`` ``[project].depende
 starting with ``dagster``, plus ``psycopg2-binary`` and ``boto3``), so there is one list to
 maintain. The ``dagster_code`` package (the platform's io_manager and executor wrapper) is copied
 into each image rather than installed from the platform project: installing the project, even
-``--no-deps``, would also bring ``repository_manager``, ``ecs_local`` and ``localstack`` (a
-name a repository's own dependency may use), and a ``.pth`` to the checkout would let a later
-edit of the platform change an image after it was built.
+``--no-deps``, would also bring ``repository_manager``, ``ecs_local`` and
+``dagster_ecs_emulator`` (names a repository's own dependency may use), and a ``.pth`` to the
+checkout would let a later edit of the platform change an image after it was built.
 """
 
 from __future__ import annotations

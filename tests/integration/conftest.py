@@ -66,7 +66,7 @@ def running_emulator(
             [
                 sys.executable,
                 "-m",
-                "localstack.server",
+                "dagster_ecs_emulator.server",
                 "--host",
                 "127.0.0.1",
                 "--port",

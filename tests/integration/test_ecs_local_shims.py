@@ -1,6 +1,6 @@
-"""Each moto shim (localstack.ecs_shims): the corrected behaviour with the hook, and the upstream
-behaviour it corrects on a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap
-shows up here as a shim to remove."""
+"""Each moto shim (dagster_ecs_emulator.ecs_shims): the corrected behaviour with the hook, and the
+upstream behaviour it corrects on a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a
+gap shows up here as a shim to remove."""
 
 from __future__ import annotations
 

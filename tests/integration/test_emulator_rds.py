@@ -1,6 +1,7 @@
-"""localstack.rds: an RDS PostgreSQL DB instance on the emulator is a real PostgreSQL server, found
-at its Endpoint with the credentials of its managed secret; plain moto (``--no-ecs-hook``) keeps
-the unreachable endpoint and the fixed secret, so a moto upgrade that changes them shows up here."""
+"""dagster_ecs_emulator.rds: an RDS PostgreSQL DB instance on the emulator is a real PostgreSQL
+server, found at its Endpoint with the credentials of its managed secret; plain moto
+(``--no-ecs-hook``) keeps the unreachable endpoint and the fixed secret, so a moto upgrade that
+changes them shows up here."""
 
 from __future__ import annotations
 

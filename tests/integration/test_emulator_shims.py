@@ -1,5 +1,5 @@
-"""localstack.shims: the corrected behaviour on the project's emulator, the upstream behaviour on
-a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap shows up here."""
+"""dagster_ecs_emulator.shims: the corrected behaviour on the project's emulator, the upstream
+behaviour on a plain moto (``--no-ecs-hook``), so a moto upgrade that fixes a gap shows up here."""
 
 from __future__ import annotations
 

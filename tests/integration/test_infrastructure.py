@@ -78,7 +78,7 @@ def deploy_cli(state_dir: Path, emulator: str, *args: str) -> subprocess.Complet
 
 def database_answers(secretsmanager: Any, database: dict[str, Any]) -> tuple[str, str]:
     """Connects as a task would (host, port, names from tofu; password from the RDS secret):
-    the emulator's DB instance is a real PostgreSQL (localstack.rds)."""
+    the emulator's DB instance is a real PostgreSQL (dagster_ecs_emulator.rds)."""
     secret = secretsmanager.get_secret_value(SecretId=database["db_secret_arn"])["SecretString"]
     conn = psycopg2.connect(
         host=database["db_host"],

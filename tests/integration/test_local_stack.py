@@ -385,7 +385,7 @@ def test_port_in_use_fails_fast_and_starts_nothing(tmp_path: Path) -> None:
 
 def test_crashing_component_is_reported_and_rolled_back(tmp_path: Path) -> None:
     """A PostgreSQL that dies at start: one line naming it and its log, nothing left running."""
-    from localstack.postgres import find_binaries
+    from dagster_ecs_emulator.postgres import find_binaries
 
     real = find_binaries()
     bindir = tmp_path / "bin"
@@ -409,7 +409,7 @@ def test_crashing_component_is_reported_and_rolled_back(tmp_path: Path) -> None:
 
 def test_stack_runs_on_the_pgserver_wheel_alone(tmp_path: Path) -> None:
     """Where the machine has no PostgreSQL, the `pgserver` wheel's binaries serve instead."""
-    from localstack.postgres import pgserver_bindir
+    from dagster_ecs_emulator.postgres import pgserver_bindir
 
     wheel = pgserver_bindir()
     assert wheel is not None, "the pgserver wheel is a dependency of the project"

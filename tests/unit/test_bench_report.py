@@ -68,7 +68,7 @@ def test_flatten_dotted_keys() -> None:
         ("python3.11", ["python3.11", "-m", "dagster._daemon", "run", "code-server"], "daemon"),
         ("python3.11", ["/v/bin/python3.11", "/v/bin/dagster-daemon", "run"], "daemon"),
         ("python3.11", ["/v/bin/python3.11", "/v/bin/dagster", "dev", "-m", "x"], "dagster dev"),
-        ("python3.11", ["python", "-m", "localstack.server", "--port", "1"], "emulator"),
+        ("python3.11", ["python", "-m", "dagster_ecs_emulator.server", "--port", "1"], "emulator"),
         ("python3.11", ["python", "-m", "ecs_local", "--endpoint", "u"], "ecs runtime"),
         ("postgres", ["postgres: checkpointer"], "postgres"),
         ("python3.11", ["python", "-c", "from multiprocessing.spawn import spawn_main"], None),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from dagster_ecs_emulator.ecs_protocol import DeploymentReport
 from ecs_local.environment import (
     environment_file_location,
     parse_environment_file,
     parse_secret_ref,
 )
 from ecs_local.scheduler import Plan, TaskView, failure_threshold, plan_service
-from localstack.ecs_protocol import DeploymentReport
 
 
 def _service(desired: int, minimum: int = 100, maximum: int = 200) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from localstack.ecs_protocol import DeploymentReport, Report, ServiceReport, TaskReport
+from dagster_ecs_emulator.ecs_protocol import DeploymentReport, Report, ServiceReport, TaskReport
 
 
 def test_a_report_travels_in_ecs_s_field_names_and_back() -> None:

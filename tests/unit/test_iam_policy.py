@@ -1,10 +1,10 @@
-"""localstack.iam_policy on policy documents: the evaluation rules the IAM User Guide states."""
+"""dagster_ecs_emulator.iam_policy on policy documents: the rules the IAM User Guide states."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from localstack.iam_policy import Decision, decide
+from dagster_ecs_emulator.iam_policy import Decision, decide
 
 BUCKET = "arn:aws:s3:::platform"
 

@@ -12,10 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
-    "localstack": {"repository_manager", "ecs_local", "dagster_code", "dagster"},
+    "localstack/dagster_ecs_emulator": {
+        "repository_manager",
+        "ecs_local",
+        "dagster_code",
+        "dagster",
+    },
     "ecs_local": {"repository_manager", "dagster_code", "dagster"},
     "repository_manager": {"ecs_local"},
-    "dagster_code": {"repository_manager", "ecs_local", "localstack"},
+    "dagster_code": {"repository_manager", "ecs_local", "dagster_ecs_emulator"},
 }
 
 
@@ -36,6 +41,13 @@ def test_package_imports_stay_inside_their_walls(package: str) -> None:
         for path in sorted((ROOT / package).rglob("*.py"))
     }
     assert {file: names for file, names in crossings.items() if names} == {}
+
+
+def test_the_emulator_package_cannot_shadow_localstack() -> None:
+    """The emulator bootstrap lives in ``localstack/`` but is the package ``dagster_ecs_emulator``:
+    the folder itself is no package, so LocalStack's own ``localstack`` stays importable."""
+    assert not (ROOT / "localstack" / "__init__.py").exists()
+    assert (ROOT / "localstack" / "dagster_ecs_emulator" / "__init__.py").exists()
 
 
 def test_the_check_sees_an_import_across_a_wall(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The version guard of every moto patch (``localstack.shims``, ``localstack.ecs_shims`` and the
-ECS hook's wrap of RunTask): each names a gap of one moto release, so the emulator refuses to
+"""The version guard of every moto patch (``shims``, ``ecs_shims`` and the ECS hook's wrap of
+RunTask): each names a gap of one moto release, so the emulator refuses to
 start on any other. The release is the project's own pin in pyproject.toml, read from the
 installed distribution, so the pin is written once."""
 

@@ -2,8 +2,8 @@
 
 Each shim names the upstream behaviour it corrects and has a test in
 ``tests/integration/test_ecs_local_shims.py`` that fails without it. They are applied by
-``localstack.ecs_hook.install`` (the emulator bootstrap calls it), under the version guard of
-``localstack.moto_pin``; the other services' shims are in ``localstack.shims``.
+``ecs_hook.install`` (the emulator bootstrap calls it), under the version guard of ``moto_pin``;
+the other services' shims are in ``shims``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import EcsClientException
 from moto.moto_api._internal import mock_random
 
-from localstack.moto_pin import require_pinned_moto
+from dagster_ecs_emulator.moto_pin import require_pinned_moto
 
 _applied = False
 

@@ -1,10 +1,10 @@
 """Runs the AWS API emulator (moto in server mode) in the foreground.
 
-Started as ``python -m localstack.server --port 4566``. The process is the single source of
-truth for the emulated AWS account; everything else talks to it over HTTP. By default the ECS
-emulation hook (``localstack.ecs_hook``) is installed, so that the ECS runtime
+Started as ``python -m dagster_ecs_emulator.server --port 4566``. The process is the single source
+of truth for the emulated AWS account; everything else talks to it over HTTP. By default the ECS
+emulation hook (``dagster_ecs_emulator.ecs_hook``) is installed, so that the ECS runtime
 (``python -m ecs_local``) can make the ECS API report what really runs, with the shims
-(``localstack.shims``) and real PostgreSQL servers behind RDS DB instances (``localstack.rds``).
+(``shims``) and real PostgreSQL servers behind RDS DB instances (``rds``).
 State that lives outside moto's memory (those servers' data) goes under ``--state-dir``, by
 default a temporary folder removed at exit.
 """
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from localstack.identity import StackIdentity, identity_app
+from dagster_ecs_emulator.identity import StackIdentity, identity_app
 
 DEFAULT_REGION = "ap-southeast-2"
 
@@ -83,7 +83,7 @@ def _serve(
 ) -> None:
     _configure_environment()
     if ecs_hook:
-        from localstack import shims
+        from dagster_ecs_emulator import shims
 
         # Fargate runs no AMI; moto's ~1,300 default AMIs cost 0.5 s of CPU at the first EC2 call.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -102,14 +102,14 @@ def _serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if ecs_hook:
-        from localstack import rds
-        from localstack.ecs_hook import install
+        from dagster_ecs_emulator import rds
+        from dagster_ecs_emulator.ecs_hook import install
 
         databases = rds.install(state_dir)
         app = install(moto_app)
     try:
         if seed_file is not None:
-            from localstack.seed import SeedSpec, seed
+            from dagster_ecs_emulator.seed import SeedSpec, seed
 
             seed(SeedSpec.take(seed_file))
         if identity is not None:
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument(
         "--seed",
         type=Path,
-        help="a seed spec (localstack.seed.SeedSpec) to create before serving; the file is removed",
+        help="a seed spec (seed.SeedSpec) to create before serving; the file is removed",
     )
     parser.add_argument("--stack-id", help="the id of the stack this emulator belongs to")
     parser.add_argument("--stack-dir", help="that stack's state folder (reported with its id)")

@@ -1,5 +1,5 @@
-"""Gaps of the emulator outside ECS, filled in the moto process (ECS gaps: localstack.ecs_shims),
-under the version guard of ``localstack.moto_pin``.
+"""Gaps of the emulator outside ECS, filled in the moto process (ECS gaps: ``ecs_shims``), under
+the version guard of ``moto_pin``.
 
 Each shim names the upstream behaviour it replaces and has a test that shows plain moto still
 behaves that way (tests/integration/test_emulator_shims.py), so an upgrade that fixes the gap
@@ -16,7 +16,7 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from localstack.moto_pin import require_pinned_moto
+from dagster_ecs_emulator.moto_pin import require_pinned_moto
 
 _installed = False
 
@@ -291,7 +291,7 @@ def _request_context(request: Any) -> dict[str, list[str]]:
 def _warn_unevaluated(condition: str) -> None:
     if condition not in _unevaluated_warned:
         _unevaluated_warned.add(condition)
-        logging.getLogger("localstack.iam").warning(
+        logging.getLogger("dagster_ecs_emulator.iam").warning(
             "IAM condition %s is not evaluated by the emulator (AWS evaluates it): "
             "the statement applies as if it held",
             condition,
@@ -302,11 +302,11 @@ def _identity_policy_conditions() -> None:
     """moto decides a request on each statement's Action and Resource and never fills a request
     context, so a condition never narrows an Allow: a repository's role, allowed ListBucket only
     with ``s3:prefix`` under its own folder, lists every repository's keys. The request is
-    decided by :func:`localstack.iam_policy.decide` instead, with the condition keys the
+    decided by :func:`dagster_ecs_emulator.iam_policy.decide` instead, with the condition keys the
     emulator can fill from the request; the role-trust check of AssumeRole stays moto's."""
     from moto.iam.access_control import IAMPolicy, IAMRequestBase
 
-    from localstack.iam_policy import Decision, decide
+    from dagster_ecs_emulator.iam_policy import Decision, decide
 
     def check_action_permitted(self: Any, resource: str) -> None:
         if self._action == "sts:GetCallerIdentity":

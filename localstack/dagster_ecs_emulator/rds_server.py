@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from localstack import postgres
+from dagster_ecs_emulator import postgres
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0

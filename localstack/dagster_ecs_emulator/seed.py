@@ -1,9 +1,9 @@
 """Seeds the emulated AWS account with the platform's own resources.
 
 The same resources are declared in ``infrastructure/`` for real AWS. Locally the emulator creates
-them as it boots (``python -m localstack.server --seed FILE``), in moto's backends and before it
-answers its first request: the dozen API calls this replaces, each paying for a boto3 client and
-moto's first request to a service, took a second of ``make dev``'s start.
+them as it boots (``python -m dagster_ecs_emulator.server --seed FILE``), in moto's backends and
+before it answers its first request: the dozen API calls this replaces, each paying for a boto3
+client and moto's first request to a service, took a second of ``make dev``'s start.
 """
 
 from __future__ import annotations

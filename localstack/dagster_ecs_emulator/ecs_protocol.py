@@ -1,4 +1,4 @@
-"""The messages between the ECS runtime and the emulator's ECS hook (``localstack.ecs_hook``).
+"""The messages between the ECS runtime and the emulator's ECS hook (``ecs_hook``).
 
 The runtime reads the desired state (``snapshot``: services, live tasks and task definitions in
 the ECS API's own shapes) and writes back what really runs: these typed reports, validated on

@@ -31,8 +31,8 @@ from moto.core.utils import utcnow
 from moto.ecs import models as ecs_models
 from moto.moto_api import state_manager
 
-from localstack import ecs_shims
-from localstack.ecs_protocol import (
+from dagster_ecs_emulator import ecs_shims
+from dagster_ecs_emulator.ecs_protocol import (
     AssumeRoleRequest,
     Report,
     RoleCredentials,

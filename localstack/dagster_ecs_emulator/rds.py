@@ -1,5 +1,5 @@
 """RDS PostgreSQL DB instances that are real PostgreSQL servers (an emulator capability, installed
-by ``localstack.server`` with the shims; plain moto keeps the upstream behaviour).
+by ``dagster_ecs_emulator.server`` with the shims; plain moto keeps the upstream behaviour).
 
 moto 5.2.5 keeps a DB instance as metadata only: its endpoint
 ``<id>.aaaaaaaaaa.<region>.rds.amazonaws.com:5432`` resolves nowhere, and the managed master-user
@@ -7,7 +7,7 @@ secret holds ``{"username": "admin", "password": "P@55w0rd!"}`` whatever the mas
 (``MasterUserSecret._generate_secret_string``). ECS tasks of a tofu-applied stack read that
 endpoint and that secret, so they reached no database.
 
-Here CreateDBInstance with engine ``postgres`` answers once a real server (``localstack
+Here CreateDBInstance with engine ``postgres`` answers once a real server (``dagster_ecs_emulator
 .rds_server``) accepts the master user's password and holds ``DBName``: about 1-2 s, during which
 DescribeDBInstances says ``creating``; so ``available`` is true, and the AWS provider, which waits
 for it, moves on. The managed secret holds what AWS stores (the master username and a generated
@@ -28,8 +28,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from localstack import rds_server
-from localstack.rds_server import PostgresServer
+from dagster_ecs_emulator import rds_server
+from dagster_ecs_emulator.rds_server import PostgresServer
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _PASSWORD = re.compile(r"[!-~]{8,128}")
@@ -201,7 +201,7 @@ def install(state_dir: Path) -> Databases:
     exits."""
     global _installed
     if _installed:
-        raise RuntimeError("localstack.rds is already installed in this process")
+        raise RuntimeError("dagster_ecs_emulator.rds is already installed in this process")
     _installed = True
     databases = Databases(state_dir)
     _managed_secret_as_aws_stores_it()
