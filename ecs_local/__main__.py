@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"metadataPort": server.port, "pid": os.getpid()})
     )
     adopted = controller.adopt()
-    server.start(controller)
+    server.start(controller.endpoints)
 
     def stop(*_: object) -> None:
         controller.stopping.set()

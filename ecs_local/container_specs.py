@@ -55,6 +55,7 @@ class ContainerSpecs:
                 awslogs.prepare(self.aws.client("logs", target.region, role), target)
             secret_values = self.secret_values(task, definition, role)
             container = task.containers[definition["name"]]
+            container.image_digest = image.digest
             endpoints = {
                 "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",
                 "ECS_CONTAINER_METADATA_URI": f"http://127.0.0.1:{self.metadata_port}/v4/{container.token}",

@@ -42,7 +42,7 @@ from ecs_local.images import ImageStore
 from ecs_local.runtime import ContainerRuntime
 from ecs_local.scheduler import TaskView, plan_service, scheduler_events
 from ecs_local.stats import StatsReader
-from ecs_local.task_metadata import container_metadata, task_metadata
+from ecs_local.task_endpoints import TaskEndpoints
 from ecs_local.task_state import (
     DEFAULT_STOP_TIMEOUT,
     ContainerState,
@@ -103,74 +103,11 @@ class Controller:
         self._snapshot_requested = 0.0
         self._lock = threading.RLock()
         self._log_flush_at = 0.0
+        self.endpoints = TaskEndpoints(self.tasks, self.tokens, self._lock, self.stats, self.aws)
         (state_dir / "tasks").mkdir(parents=True, exist_ok=True)
 
     def client(self, service: str, region: str | None = None, role_arn: str | None = None) -> Any:
         return self.aws.client(service, region, role_arn)
-
-    def role_credentials(self, role_arn: str, session_name: str) -> dict[str, Any]:
-        return self.aws.role_credentials(role_arn, session_name)
-
-    # --- metadata endpoints ------------------------------------------------------------------
-    def _container_stats(self, task: TaskState, name: str) -> dict[str, Any]:
-        container = task.containers[name]
-        if container.handle is None or container.status == "STOPPED":
-            return {}
-        definition = container_definition(task.task_definition, name)
-        limit = int(definition.get("memory") or task.task_definition.get("memory") or 512)
-        td = task.task_definition
-        return self.stats.read(
-            container.handle.runtime_id,
-            container.handle.pid,
-            f"ecs-{td['family']}-{td['revision']}-{name}",
-            limit,
-        )
-
-    def container_stats(self, token: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self.tokens.get(token)
-            if not found or found[1] is None or found[0] not in self.tasks:
-                return None
-            task, name = self.tasks[found[0]], found[1]
-        return self._container_stats(task, name)
-
-    def task_stats(self, token: str) -> dict[str, Any] | None:
-        """Every container's stats, keyed by its Docker id (runtime id), as Fargate answers."""
-        with self._lock:
-            found = self.tokens.get(token)
-            if not found or found[0] not in self.tasks:
-                return None
-            task = self.tasks[found[0]]
-        return {
-            container.handle.runtime_id: self._container_stats(task, name)
-            for name, container in task.containers.items()
-            if container.handle is not None
-        }
-
-    def container_metadata(self, token: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self.tokens.get(token)
-            if not found or found[1] is None or found[0] not in self.tasks:
-                return None
-            return container_metadata(self.tasks[found[0]], found[1])
-
-    def task_metadata(self, token: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self.tokens.get(token)
-            if not found or found[0] not in self.tasks:
-                return None
-            return task_metadata(self.tasks[found[0]])
-
-    def credentials(self, token: str) -> dict[str, Any] | None:
-        with self._lock:
-            found = self.tokens.get(token)
-            task = self.tasks.get(found[0]) if found and found[1] is None else None
-            role_arn = task.role_arn if task else None
-            task_id = task.id if task else ""
-        if not role_arn:
-            return None
-        creds = self.role_credentials(role_arn, f"ecs-task-{task_id}")
-        return {k: v for k, v in creds.items() if not k.startswith("_")}
 
     # --- persistence -------------------------------------------------------------------------
     def _save(self, task: TaskState) -> None:
@@ -459,6 +396,7 @@ class Controller:
                     reason=c.reason,
                     health_status=c.health_status if c.health else "UNKNOWN",
                     runtime_id=c.handle.runtime_id if c.handle else None,
+                    image_digest=c.image_digest or None,
                 )
                 for c in task.containers.values()
             ],

@@ -51,6 +51,8 @@ class Image:
     working_directory: str | None = None
     entry_point: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
+    digest: str = ""
+    """The registry digest of an image pulled from ECR; empty for a built-in image."""
 
     @property
     def bin_dir(self) -> Path:
@@ -89,7 +91,7 @@ def _image(entry: dict[str, Any], source: Path) -> Image:
     )
 
 
-def image_from_manifest(reference: str, manifest: str) -> Image | None:
+def image_from_manifest(reference: str, manifest: str, digest: str = "") -> Image | None:
     """The local tree a pulled manifest names, or None for an image built elsewhere."""
     try:
         annotations = json.loads(manifest).get("annotations") or {}
@@ -101,6 +103,7 @@ def image_from_manifest(reference: str, manifest: str) -> Image | None:
             env=dict(json.loads(annotations.get(ENV_ANNOTATION) or "{}")),
             working_directory=annotations.get(WORKDIR_ANNOTATION),
             entry_point=list(json.loads(annotations.get(ENTRYPOINT_ANNOTATION) or "[]")),
+            digest=digest,
         )
     except (ValueError, TypeError, AttributeError):
         return None
@@ -133,7 +136,8 @@ def pull_from_ecr(ecr: Any, reference: str) -> Image | None:
     images = found.get("images") or []
     if not images:
         return None
-    return image_from_manifest(reference, images[0].get("imageManifest", ""))
+    digest = (images[0].get("imageId") or {}).get("imageDigest") or ""
+    return image_from_manifest(reference, images[0].get("imageManifest", ""), digest)
 
 
 class ImageStore:

@@ -30,7 +30,7 @@ def container_metadata(task: TaskState, name: str) -> dict[str, Any]:
         "Name": name,
         "DockerName": f"ecs-{td['family']}-{td['revision']}-{name}",
         "Image": definition.get("image"),
-        "ImageID": "",
+        "ImageID": container.image_digest,
         "Labels": {
             "com.amazonaws.ecs.cluster": snap["clusterArn"],
             "com.amazonaws.ecs.container-name": name,

@@ -80,6 +80,7 @@ class ContainerState:
     health: HealthCheck | None = None
     health_status: str = "UNKNOWN"
     started_at: float | None = None
+    image_digest: str = ""
 
 
 def ephemeral_storage(task_id: str) -> Path:
@@ -191,6 +192,7 @@ class TaskState:
             )
             container.log_offset, container.health_status = c["logOffset"], c["healthStatus"]
             container.started_at = c["startedAt"]
+            container.image_digest = c.get("imageDigest", "")
             if c["spec"]:
                 spec = c["spec"]
                 container.spec = ContainerSpec(
@@ -229,6 +231,7 @@ class TaskState:
                     "logOffset": c.log_offset,
                     "healthStatus": c.health_status,
                     "startedAt": c.started_at,
+                    "imageDigest": c.image_digest,
                     "spec": None if c.spec is None else self._spec_json(c.spec),
                 }
                 for name, c in self.containers.items()

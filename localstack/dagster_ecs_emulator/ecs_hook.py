@@ -277,6 +277,7 @@ _CONTAINER_FIELDS = {
     "reason": "reason",
     "health_status": "health_status",
     "runtime_id": "runtime_id",
+    "image_digest": "image_digest",
 }
 
 

@@ -26,6 +26,8 @@ class ContainerReport(Message):
     reason: str | None = None
     health_status: str = "UNKNOWN"
     runtime_id: str | None = None
+    image_digest: str | None = None
+    """DescribeTasks' containers[].imageDigest: the digest of the image pulled from ECR."""
 
 
 class TaskReport(Message):

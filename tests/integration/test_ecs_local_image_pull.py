@@ -18,6 +18,7 @@ from repository_manager.settings import CLUSTER_NAME, STACK_TAG
 from tests.integration.conftest import ECS_TASKS_TRUST, wait_for
 from tests.integration.ecs_fixtures import make_network
 from tests.integration.stack_fixtures import LocalStack, started_stack
+from tests.integration.test_ecs_local_environment import METADATA_PROBE
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,7 @@ def _task(stack: LocalStack, image: str, execution_role: str, network: dict[str,
                 "name": "app",
                 "image": image,
                 "essential": True,
-                "command": ["python", "-c", "import time; time.sleep(600)"],
+                "command": ["python", "-c", METADATA_PROBE],
             }
         ],
     )["taskDefinition"]["taskDefinitionArn"]
@@ -101,9 +102,21 @@ def test_an_image_the_execution_role_may_not_pull_stops_the_task(stack: LocalSta
     reason = stopped["stoppedReason"]
     assert reason.startswith("CannotPullContainerError") and "403 Forbidden" in reason, reason
     assert REPOSITORY in reason
-    wait_for(
-        lambda: _status(stack, allowed)["lastStatus"] == "RUNNING",
+    running = wait_for(
+        lambda: (t := _status(stack, allowed))["lastStatus"] == "RUNNING" and t,
         120,
         "the task whose role may pull to run",
     )
+    # DescribeTasks names the digest of the image the container runs, as ECS does.
+    digest = image.rsplit("@", 1)[1]
+    assert running["containers"][0]["imageDigest"] == digest
+    task_dir = stack.state_dir / "ecs" / "tasks" / allowed.rsplit("/", 1)[-1]
+    metadata = wait_for(
+        lambda: (
+            (task_dir / "meta.json").exists() and json.loads((task_dir / "meta.json").read_text())
+        ),
+        30,
+        "the container's task metadata",
+    )
+    assert metadata["Containers"][0]["ImageID"] == digest
     stack.client("ecs").stop_task(cluster=CLUSTER_NAME, task=allowed, reason="test done")
