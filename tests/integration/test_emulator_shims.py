@@ -294,19 +294,6 @@ def _listed(s3: Any, prefix: str) -> list[str]:
     return [item["Key"] for item in found]
 
 
-def test_list_bucket_is_confined_to_the_prefixes_its_condition_names() -> None:
-    """IAM User Guide, Condition operators: "If the key that you specify in a policy condition
-    is not present in the request context, the values do not match and the condition is
-    false." A ListBucket allowed only with ``s3:prefix`` like ``repos/foo/*`` lists that folder
-    and is denied any other prefix, and a listing without a prefix."""
-    with enforcing_emulator() as url:
-        role, _ = _repository_role(url)
-        assert _listed(role, "repos/foo/") == ["repos/foo/assets/a"]
-        for prefix in ("repos/bar/", "repos/", ""):
-            with pytest.raises(ClientError, match="AccessDenied"):
-                _listed(role, prefix)
-
-
 def test_plain_moto_lists_any_prefix_despite_the_condition() -> None:
     with enforcing_emulator("--no-ecs-hook") as url:
         role, _ = _repository_role(url)
@@ -330,15 +317,6 @@ def _cluster_scoped(url: str) -> Any:
     return iam_user(url, admin, "lister", policy=policy).client("ecs", endpoint_url=url)
 
 
-def test_an_ecs_cluster_condition_confines_calls_to_that_cluster() -> None:
-    with enforcing_emulator() as url:
-        ecs = _cluster_scoped(url)
-        assert ecs.list_tasks(cluster="a")["taskArns"] == []
-        for cluster in ("b", None):
-            with pytest.raises(ClientError, match="AccessDenied"):
-                ecs.list_tasks(**({"cluster": cluster} if cluster else {}))
-
-
 def test_plain_moto_ignores_an_ecs_cluster_condition() -> None:
     with enforcing_emulator("--no-ecs-hook") as url:
         ecs = _cluster_scoped(url)
@@ -353,22 +331,6 @@ def _namespace_with_a_service(url: str) -> tuple[Any, Any, str, str]:
     namespace = next(n for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "gone.internal")
     service = sd.create_service(Name="main", NamespaceId=namespace["Id"])["Service"]
     return sd, route53, namespace["Id"], service["Id"]
-
-
-def test_deleting_a_namespace_needs_it_empty_and_takes_its_hosted_zone(emulator: str) -> None:
-    """Cloud Map API Reference, DeleteNamespace: "If the namespace still contains one or more
-    services, the request fails." The hosted zone Cloud Map made for it goes with it."""
-    sd, route53, namespace, service = _namespace_with_a_service(emulator)
-    zones = {z["Id"].rsplit("/", 1)[-1] for z in route53.list_hosted_zones()["HostedZones"]}
-    dns = sd.get_namespace(Id=namespace)["Namespace"]["Properties"]["DnsProperties"]
-    zone = dns["HostedZoneId"].rsplit("/", 1)[-1]
-    assert zone in zones
-    with pytest.raises(ClientError, match="ResourceInUse"):
-        sd.delete_namespace(Id=namespace)
-    sd.delete_service(Id=service)
-    sd.delete_namespace(Id=namespace)
-    left = {z["Id"].rsplit("/", 1)[-1] for z in route53.list_hosted_zones()["HostedZones"]}
-    assert zone not in left
 
 
 def test_plain_moto_deletes_a_namespace_in_use_and_keeps_its_zone(plain_emulator: str) -> None:
@@ -390,10 +352,6 @@ def _services_of_one_namespace(url: str) -> list[str]:
         Filters=[{"Name": "NAMESPACE_ID", "Values": [namespaces["one.ns"]], "Condition": "EQ"}]
     )
     return sorted(s["Name"] for s in listed["Services"] if s["Name"].startswith("in-"))
-
-
-def test_list_services_filters_by_namespace(emulator: str) -> None:
-    assert _services_of_one_namespace(emulator) == ["in-one"]
 
 
 def test_plain_moto_lists_every_namespace_s_services(plain_emulator: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import psycopg2
 import pytest
+from botocore.exceptions import ClientError
 
 from repository_manager.infra.binary import unavailable_reason
 from repository_manager.infra.runner import REPO_ROOT, InfraRunner
@@ -314,6 +315,10 @@ def test_full_stack_apply_plan_destroy(iac: None, emulator: str, tmp_path: Path)
                 runner.destroy()
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def assert_platform_roles_work(bucket: str, policies: dict[str, dict[str, Any]]) -> None:
     """The daemon's and the webserver's policies as tofu rendered them, held by users of an
     emulator that enforces IAM: the daemon launches a run task tagged as EcsRunLauncher tags it
@@ -328,14 +333,31 @@ def assert_platform_roles_work(bucket: str, policies: dict[str, dict[str, Any]])
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"}
         )
         ecs = admin.client("ecs", endpoint_url=url)
-        ecs.create_cluster(clusterName="runs")
+        # The daemon may run tasks only in its own cluster (an ``ecs:cluster`` condition).
+        (cluster_arn,) = [
+            arn
+            for statement in policies["daemon"]["Statement"]
+            if "ArnEquals" in (statement.get("Condition") or {})
+            for arn in _listed(statement["Condition"]["ArnEquals"]["ecs:cluster"])
+        ]
+        cluster = cluster_arn.rsplit("/", 1)[-1]
+        ecs.create_cluster(clusterName=cluster)
         ecs.register_task_definition(
             family="run", containerDefinitions=[{"name": "run", "image": "x", "memory": 128}]
         )
         network = make_network(admin.client("ec2", endpoint_url=url))
         daemon = iam_user(url, admin, "daemon", policy=policies["daemon"])
-        launched = daemon.client("ecs", endpoint_url=url).run_task(
-            cluster="runs",
+        daemon_ecs = daemon.client("ecs", endpoint_url=url)
+        with pytest.raises(ClientError, match="AccessDenied"):  # any other cluster
+            daemon_ecs.run_task(
+                cluster="default",
+                taskDefinition="run",
+                launchType="FARGATE",
+                networkConfiguration=network,
+                tags=tags,
+            )
+        launched = daemon_ecs.run_task(
+            cluster=cluster,
             taskDefinition="run",
             launchType="FARGATE",
             networkConfiguration=network,
