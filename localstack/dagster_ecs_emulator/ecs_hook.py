@@ -503,10 +503,13 @@ class EcsLocalMiddleware:
         if path.startswith(PREFIX):
             return self._internal(path[len(PREFIX) :], environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        result = self.app(environ, start_response)
-        if target.startswith(ECS_TARGET) and not target[len(ECS_TARGET) :].startswith(
-            _READ_ACTIONS
-        ):
+        if not target.startswith(ECS_TARGET):
+            return self.app(environ, start_response)
+        # moto's ECS handlers and the runtime's reports change the same objects (a report
+        # replaces service.deployments while UpdateService inserts one): one lock orders them.
+        with self.lock:
+            result = self.app(environ, start_response)
+        if not target[len(ECS_TARGET) :].startswith(_READ_ACTIONS):
             _bump()
         return result
 
